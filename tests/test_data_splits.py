@@ -1,0 +1,66 @@
+"""Splits are stratified, deterministic under a seed, recorded, and never share a text."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from conftest import synthetic_rows, write_csv
+
+from zhcls.data import DataSpec, SplitRatios, load_splits
+from zhcls.data.splits import stratified_split
+
+
+def test_stratified_split_is_deterministic_and_proportional():
+    labels = ["a"] * 700 + ["b"] * 250 + ["c"] * 50
+    first = stratified_split(labels, SplitRatios(0.8, 0.1, 0.1), seed=3)
+    assert first == stratified_split(labels, SplitRatios(0.8, 0.1, 0.1), seed=3)
+    assert first != stratified_split(labels, SplitRatios(0.8, 0.1, 0.1), seed=4)
+    every = first["train"] + first["dev"] + first["test"]
+    assert sorted(every) == list(range(1000))  # a partition: nothing lost, nothing twice
+    for name, share in (("train", 0.8), ("dev", 0.1), ("test", 0.1)):
+        counts = Counter(labels[i] for i in first[name])
+        assert counts == {"a": round(700 * share), "b": round(250 * share), "c": round(50 * share)}
+
+
+def test_a_class_with_one_member_stays_in_train():
+    parts = stratified_split(["a"] * 20 + ["rare"], SplitRatios(0.5, 0.25, 0.25), seed=0)
+    assert 20 in parts["train"]
+
+
+def test_duplicates_never_cross_splits(tmp_path):
+    rows = synthetic_rows(200)
+    rows = rows + rows[:80] + [(rows[0][0], "neg" if rows[0][1] == "pos" else "pos")]  # repeats and a conflict
+    path = write_csv(tmp_path / "dups.csv", rows)
+    splits = load_splits(DataSpec(str(path), split_seed=1))
+    texts = [set(splits.split(name).texts) for name in ("train", "dev", "test")]
+    assert not (texts[0] & texts[1]) and not (texts[0] & texts[2]) and not (texts[1] & texts[2])
+    assert rows[0][0] not in texts[0] | texts[1] | texts[2]  # seen with two labels: dropped whole
+    assert splits.info["duplicates_removed"] == 80 + 2
+    assert sum(splits.info["sizes"].values()) == 199
+
+
+def test_without_dedup_duplicates_stay(tmp_path):
+    rows = synthetic_rows(100)
+    path = write_csv(tmp_path / "dups.csv", rows + rows[:10])
+    splits = load_splits(DataSpec(str(path), dedup=False))
+    assert sum(splits.info["sizes"].values()) == 110 and splits.info["duplicates_removed"] == 0
+
+
+def test_separate_test_file_is_cleaned_against_train(tmp_path):
+    rows = synthetic_rows(120)
+    train = write_csv(tmp_path / "train.csv", rows[:100])
+    test = write_csv(tmp_path / "test.csv", rows[90:120])  # 10 texts also in train
+    splits = load_splits(DataSpec(str(train), test=str(test)))
+    assert splits.info["sizes"]["test"] <= 20
+    assert not set(splits.test.texts) & set(splits.train.texts)
+    assert splits.info["sizes"]["train"] + splits.info["sizes"]["dev"] == 100
+
+
+def test_split_command_records_seed_and_writes_files(tmp_path, run_cli, synthetic_csv):
+    code, out, _ = run_cli("split", "--data", synthetic_csv, "--split-seed", "7", "--output", tmp_path / "out")
+    assert code == 0 and "train 240, dev 30, test 30 (seed 7" in out
+    info = json.loads((tmp_path / "out" / "split.json").read_text(encoding="utf-8"))
+    assert info["split_seed"] == 7 and info["split_ratios"] == [0.8, 0.1, 0.1] and info["labels"] == ["neg", "pos"]
+    lines = (tmp_path / "out" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 30 and set(json.loads(lines[0])) == {"text", "label"}

@@ -1,0 +1,3 @@
+from zhcls.cli import main
+
+main()

@@ -1,0 +1,303 @@
+"""The `zhcls` command line: parse flags, call one function per command, map user errors to exit 2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from zhcls import __version__
+from zhcls.errors import UserError
+
+log = logging.getLogger("zhcls")
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        return message if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {message}"
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    root = logging.getLogger("zhcls")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+    for noisy in ("jieba", "transformers", "accelerate"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def data_options(func):
+    """The data flags every command that reads labeled data shares."""
+    options = [
+        click.option(
+            "--data",
+            "data",
+            default=None,
+            help="A built-in data set name (see `zhcls datasets`) or a CSV/TSV/JSONL file.",
+        ),
+        click.option("--text-col", default=None, help="Text column (auto: text, review, sentence, content)."),
+        click.option("--label-col", default=None, help="Label column (auto: label, cat, category)."),
+        click.option("--split-seed", default=0, show_default=True, type=int, help="Seed of the stratified split."),
+        click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, help="train,dev,test fractions."),
+        click.option("--dev", "dev_file", default=None, help="A separate dev file instead of a share of --data."),
+        click.option("--test", "test_file", default=None, help="A separate test file instead of a share of --data."),
+        click.option(
+            "--dedup/--no-dedup",
+            default=True,
+            show_default=True,
+            help="Drop exact duplicate texts; a text never sits in two splits.",
+        ),
+        click.option("--strict", is_flag=True, help="Fail on empty texts instead of skipping them."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _data_spec(kwargs: dict, fallback: dict | None = None):
+    from zhcls.data import DataSpec, SplitRatios
+
+    data = kwargs.pop("data")
+    values = {
+        name: kwargs.pop(name)
+        for name in ("text_col", "label_col", "split_seed", "split_ratios", "dev_file", "test_file", "dedup", "strict")
+    }
+    if data is None:
+        if fallback is None:
+            raise UserError("--data is required (a built-in data set name or a file)")
+        return DataSpec.from_dict(fallback)
+    return DataSpec(
+        data=data,
+        text_col=values["text_col"],
+        label_col=values["label_col"],
+        split_seed=values["split_seed"],
+        ratios=SplitRatios.parse(values["split_ratios"]),
+        dev=values["dev_file"],
+        test=values["test_file"],
+        dedup=values["dedup"],
+        strict=values["strict"],
+    )
+
+
+def _echo_json(payload: dict, path: str | None) -> None:
+    if path:
+        from zhcls.train.rundir import write_json
+
+        write_json(Path(path), payload)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="zhcls")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only.")
+def cli(verbose: bool, quiet: bool) -> None:
+    """Fine-tune, distill, quantize and run Chinese BERT text classifiers."""
+    _setup_logging(verbose, quiet)
+
+
+@cli.command()
+def datasets() -> None:
+    """List the built-in data sets."""
+    from zhcls.data import REGISTRY
+
+    for name, entry in REGISTRY.items():
+        click.echo(f"{name:<28} {entry.description}")
+
+
+@cli.command()
+@data_options
+@click.option(
+    "--output", default=None, type=click.Path(path_type=Path), help="Write train/dev/test.jsonl and split.json here."
+)
+def split(output: Path | None, **kwargs) -> None:
+    """Check a data set and show (or write) its deterministic train/dev/test split."""
+    from zhcls.data import load_splits, write_splits
+
+    splits = load_splits(_data_spec(kwargs))
+    info = splits.info
+    sizes = info["sizes"]
+    click.echo(
+        f"{info['data']}: train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} "
+        f"(seed {info['split_seed']}, duplicates removed {info['duplicates_removed']}, "
+        f"empty skipped {info['empty_skipped']})"
+    )
+    click.echo(f"labels: {', '.join(splits.labels)}")
+    if output is not None:
+        write_splits(splits, output)
+        click.echo(str(output))
+
+
+@cli.command()
+@click.option(
+    "--corpus",
+    "corpora",
+    multiple=True,
+    required=True,
+    help="A text file (one text per line) or a data set whose training split is used; repeatable.",
+)
+@click.option("--vocab-size", default=8000, type=int, help="Target vocabulary size.")
+@click.option("--min-frequency", default=2, type=int, help="Drop pieces seen fewer times.")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Tokenizer directory to write.")
+def vocab(corpora: tuple[str, ...], vocab_size: int, min_frequency: int, output: Path) -> None:
+    """Train a WordPiece vocabulary (one token per CJK character) for a model trained from zero."""
+    from zhcls.data import DataSpec, load_splits
+    from zhcls.errors import require
+    from zhcls.pretrain.vocab import train_vocab
+
+    require("transformers", "train")
+    texts: list[str] = []
+    for source in corpora:
+        path = Path(source)
+        if path.suffix == ".txt":
+            if not path.exists():
+                raise UserError(f"{path}: no such file")
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                texts.extend(line.strip() for line in handle if line.strip())
+        else:
+            texts.extend(load_splits(DataSpec(source)).train.texts)
+    train_vocab(texts, vocab_size, output, min_frequency=min_frequency)
+    click.echo(str(output))
+
+
+@cli.command()
+@click.option("--model", default=None, help="Pretrained encoder: a hub id (bert-base-chinese) or a directory.")
+@click.option("--preset", default=None, help="Start from random weights of a named shape (tiny, mini, small, ...).")
+@click.option("--tokenizer", default=None, help="Tokenizer directory or hub id (default: the model's).")
+@data_options
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Model directory to write.")
+@click.option("--epochs", default=3, type=int)
+@click.option("--batch-size", default=32, type=int, help="Examples per optimizer step, over all processes.")
+@click.option("--grad-accum", default=1, type=int, help="Micro-batches per optimizer step.")
+@click.option("--lr", default=5e-5, type=float, help="Peak learning rate (AdamW, linear warmup and decay).")
+@click.option("--weight-decay", default=0.01, type=float)
+@click.option("--warmup-ratio", default=0.1, type=float, help="Fraction of steps spent warming up.")
+@click.option("--max-length", default=128, type=int, help="Tokens per text, longer texts truncated.")
+@click.option("--seed", default=42, type=int, help="Seed of initialization, data order and dropout.")
+@click.option("--checkpoint-every", default=200, type=int, help="Steps between checkpoints (0: epoch ends only).")
+@click.option("--patience", default=2, type=int, help="Stop after this many epochs without dev gain (0: never).")
+@click.option(
+    "--precision",
+    default="auto",
+    type=click.Choice(["auto", "no", "bf16", "fp16"]),
+    help="auto: bf16 autocast on a GPU that has it, fp32 otherwise.",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output or interrupted run.")
+def train(**kwargs) -> None:
+    """Fine-tune a BERT-family encoder for text classification."""
+    from zhcls.errors import require
+
+    require("torch", "train")
+    from zhcls.evaluation import format_metrics
+    from zhcls.train.finetune import TrainConfig, train_classifier
+    from zhcls.train.loop import LoopSettings
+
+    spec = _data_spec(kwargs)
+    loop = LoopSettings(
+        **{
+            k: kwargs.pop(k)
+            for k in (
+                "epochs",
+                "batch_size",
+                "grad_accum",
+                "lr",
+                "weight_decay",
+                "warmup_ratio",
+                "seed",
+                "checkpoint_every",
+                "patience",
+                "precision",
+            )
+        }
+    )
+    resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
+    config = TrainConfig(data=spec, loop=loop, **kwargs)
+    metrics = train_classifier(config, resume=resume, overwrite=overwrite)
+    if metrics:
+        click.echo(format_metrics(metrics["test"], title=f"{config.output} on the test split"))
+
+
+@cli.command("eval")
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@data_options
+@click.option("--split", default="test", type=click.Choice(["train", "dev", "test"]))
+@click.option("--max-length", default=None, type=int, help="Default: the length the model was trained with.")
+@click.option("--batch-size", default=64, type=int)
+@click.option("--json", "json_path", default=None, help="Also write the metrics to this JSON file.")
+def eval_(
+    model_dir: Path, split: str, max_length: int | None, batch_size: int, json_path: str | None, **kwargs
+) -> None:
+    """Accuracy, macro-F1, per-class scores and confusion matrix of a model on a data split.
+
+    Without --data, the data and split the model was trained on are used.
+    """
+    from zhcls.errors import require
+
+    require("torch", "train")
+    from zhcls.data import load_splits
+    from zhcls.evaluation import format_metrics
+    from zhcls.models import load_classifier, load_tokenizer, model_labels
+    from zhcls.train.finetune import evaluate_classifier, model_max_length
+
+    if not model_dir.is_dir():
+        raise UserError(f"{model_dir}: no such model directory")
+    recorded = model_dir / "train_config.json"
+    fallback = json.loads(recorded.read_text(encoding="utf-8"))["data"] if recorded.exists() else None
+    splits = load_splits(_data_spec(kwargs, fallback))
+    model, tokenizer = load_classifier(model_dir), load_tokenizer(model_dir)
+    labels = model_labels(model)
+    examples = splits.split(split)
+    unknown = sorted(set(examples.labels) - set(labels))
+    if unknown:
+        raise UserError(
+            f"labels {', '.join(unknown)} in the {split} split are not among the model's ({', '.join(labels)})"
+        )
+    metrics = evaluate_classifier(
+        model, tokenizer, examples, labels, max_length or model_max_length(model_dir), batch_size
+    )
+    metrics["data"] = splits.info
+    metrics["split"] = split
+    _echo_json(metrics, json_path)
+    click.echo(format_metrics(metrics, title=f"{model_dir} on {splits.info['data']} ({split})"))
+
+
+@cli.command()
+@data_options
+@click.option("--output", default=None, type=click.Path(path_type=Path), help="Directory for the model and metrics.")
+@click.option("--json", "json_path", default=None, help="Also write the metrics to this JSON file.")
+def baseline(output: Path | None, json_path: str | None, **kwargs) -> None:
+    """TF-IDF (character 1-3-grams + jieba words) + logistic regression, C chosen on dev."""
+    from zhcls.errors import require
+
+    require("sklearn", "train")
+    from zhcls.data import load_splits
+    from zhcls.evaluation import format_metrics
+    from zhcls.train.tfidf import run_baseline
+
+    splits = load_splits(_data_spec(kwargs))
+    metrics = run_baseline(splits, output)
+    _echo_json(metrics, json_path)
+    title = f"TF-IDF baseline on {splits.info['data']} (test, C={metrics['c']})"
+    click.echo(format_metrics(metrics["test"], title=title))
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted; `zhcls train` continues such a run with --resume", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,1 @@
+"""Task distillation of a fine-tuned teacher into a small student (issue: distill)."""

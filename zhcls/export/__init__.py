@@ -1,0 +1,1 @@
+"""ONNX export, graph fusion, quantization, TensorRT and Triton artifacts (issue: export)."""

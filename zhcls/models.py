@@ -1,0 +1,129 @@
+"""Model shapes, loading and batched inference shared by the torch stages (train, pretrain, distill, export)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zhcls.errors import UserError, require
+
+log = logging.getLogger(__name__)
+
+# Encoder shapes by name: layers × hidden, with heads and feed-forward width to match.
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 512},
+    "mini": {"num_hidden_layers": 4, "hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024},
+    "small": {"num_hidden_layers": 4, "hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 2048},
+    "medium": {"num_hidden_layers": 8, "hidden_size": 512, "num_attention_heads": 8, "intermediate_size": 2048},
+    "base": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072},
+    "tinybert": {"num_hidden_layers": 4, "hidden_size": 312, "num_attention_heads": 12, "intermediate_size": 1200},
+    "3x256": {"num_hidden_layers": 3, "hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024},
+    "2x128": {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 2, "intermediate_size": 512},
+}
+
+
+def _torch_extra() -> None:
+    require("torch", "train")
+    require("transformers", "train")
+
+
+def _load_error(kind: str, name: str, exc: Exception) -> UserError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = "" if Path(name).exists() else " (not a local directory; a hub id needs internet access)"
+    return UserError(f"cannot load {kind} '{name}'{hint}: {reason}")
+
+
+def load_tokenizer(name_or_dir: str | Path) -> Any:
+    """A fast tokenizer from a hub id or a directory."""
+    _torch_extra()
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir))
+    except (OSError, ValueError, TypeError) as exc:
+        raise _load_error("tokenizer", str(name_or_dir), exc) from None
+    if not tokenizer.is_fast:
+        raise UserError(f"tokenizer '{name_or_dir}' has no tokenizer.json (fast tokenizer); zhcls needs one")
+    return tokenizer
+
+
+def preset_config(preset: str, vocab_size: int, **overrides: Any) -> Any:
+    """A BertConfig of a named shape with pretraining-friendly defaults."""
+    _torch_extra()
+    from transformers import BertConfig
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset '{preset}', choose one of {', '.join(PRESETS)}")
+    return BertConfig(vocab_size=vocab_size, max_position_embeddings=512, **{**PRESETS[preset], **overrides})
+
+
+def label_maps(labels: Sequence[str]) -> dict[str, dict]:
+    """`id2label` / `label2id` for a model config."""
+    return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+
+
+def build_classifier(
+    labels: Sequence[str], *, model: str | None = None, preset: str | None = None, vocab_size: int | None = None
+) -> Any:
+    """A sequence classifier: pretrained from `model` (hub id or dir) or randomly initialized from `preset`."""
+    _torch_extra()
+    from transformers import AutoModelForSequenceClassification
+
+    maps = label_maps(labels)
+    if preset is not None:
+        config = preset_config(preset, vocab_size or 0, num_labels=len(labels), **maps)
+        return AutoModelForSequenceClassification.from_config(config)
+    try:
+        # A checkpoint fine-tuned on other labels brings a head of another size: start that head afresh.
+        return AutoModelForSequenceClassification.from_pretrained(
+            model, num_labels=len(labels), ignore_mismatched_sizes=True, **maps
+        )
+    except (OSError, ValueError) as exc:
+        raise _load_error("model", str(model), exc) from None
+
+
+def load_classifier(model_dir: str | Path) -> Any:
+    """A trained sequence classifier with its labels, in eval mode."""
+    _torch_extra()
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+    except (OSError, ValueError) as exc:
+        raise _load_error("model", str(model_dir), exc) from None
+    return model.eval()
+
+
+def model_labels(model: Any) -> list[str]:
+    """The label names of a classifier, in id order."""
+    id2label = model.config.id2label
+    return [id2label[i] for i in range(len(id2label))]
+
+
+def classify_logits(
+    model: Any, tokenizer: Any, texts: Sequence[str], *, max_length: int = 128, batch_size: int = 64
+) -> np.ndarray:
+    """Logits for `texts` in their original order; batches are grouped by length to pad little."""
+    import torch
+
+    texts = list(texts)
+    # Character count orders Chinese text almost exactly as token count does, without tokenizing twice.
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    device = next(model.parameters()).device
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in chunk], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+            )
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out[chunk] = model(**batch).logits.float().cpu().numpy()
+    model.train(was_training)
+    return out

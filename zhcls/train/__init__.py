@@ -1,0 +1,1 @@
+"""Teacher fine-tuning, the shared training loop, and the TF-IDF baseline."""

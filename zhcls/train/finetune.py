@@ -1,0 +1,182 @@
+"""Fine-tune a BERT-family encoder for sequence classification (`zhcls train`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zhcls
+from zhcls.data import DatasetSplits, DataSpec, Examples, load_splits
+from zhcls.errors import UserError
+from zhcls.evaluation import classification_metrics
+from zhcls.train.loop import LoopSettings, fit
+from zhcls.train.rundir import RunDir, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to fine-tune, on which data, and where the result goes."""
+
+    output: Path
+    data: DataSpec
+    model: str | None = None
+    preset: str | None = None
+    tokenizer: str | None = None
+    max_length: int = 128
+    eval_batch_size: int = 64
+    loop: LoopSettings = field(default_factory=LoopSettings)
+
+    def __post_init__(self) -> None:
+        if (self.model is None) == (self.preset is None):
+            raise UserError("give exactly one of --model (pretrained, hub id or directory) or --preset (random init)")
+        if self.preset is not None and self.tokenizer is None:
+            raise UserError("--preset starts from random weights and needs --tokenizer DIR (make one with zhcls vocab)")
+        if not 8 <= self.max_length <= 512:
+            raise UserError("--max-length must be between 8 and 512")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record of the resolved configuration."""
+        record = asdict(self)
+        record["output"] = str(self.output)
+        record["data"] = self.data.to_dict()
+        return record
+
+
+def machine_info() -> dict:
+    """What the numbers were measured on."""
+    import torch
+
+    info = {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "zhcls": zhcls.__version__,
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def evaluate_classifier(
+    model: Any, tokenizer: Any, examples: Examples, labels: list[str], max_length: int, batch_size: int = 64
+) -> dict:
+    """Classification metrics of `model` on `examples`."""
+    from zhcls.models import classify_logits
+
+    logits = classify_logits(model, tokenizer, examples.texts, max_length=max_length, batch_size=batch_size)
+    index = {label: i for i, label in enumerate(labels)}
+    return classification_metrics([index[label] for label in examples.labels], logits.argmax(-1), labels)
+
+
+def train_classifier(
+    config: TrainConfig, *, resume: bool = False, overwrite: bool = False, splits: DatasetSplits | None = None
+) -> dict:
+    """Fine-tune, keep the best dev checkpoint, evaluate it on dev and test, publish the model directory."""
+    from accelerate.utils import set_seed
+    from transformers import DataCollatorWithPadding
+
+    from zhcls.models import build_classifier, load_classifier, load_tokenizer
+
+    run = RunDir(config.output)
+    run.check(resume=resume, overwrite=overwrite)
+    splits = splits or load_splits(config.data)
+    labels = splits.labels
+    tokenizer = load_tokenizer(config.tokenizer or config.model)
+    set_seed(config.loop.seed)  # the freshly initialized weights (head, or all with --preset) depend on it
+    model = build_classifier(labels, model=config.model, preset=config.preset, vocab_size=len(tokenizer))
+
+    label_ids = {label: i for i, label in enumerate(labels)}
+    encoded = tokenizer(splits.train.texts, truncation=True, max_length=config.max_length)["input_ids"]
+    targets = [label_ids[label] for label in splits.train.labels]
+    pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+
+    def collate(indices: list[int]) -> dict:
+        return pad([{"input_ids": encoded[i], "labels": targets[i]} for i in indices])
+
+    def evaluate(current: Any) -> dict:
+        scores = evaluate_classifier(current, tokenizer, splits.dev, labels, config.max_length, config.eval_batch_size)
+        return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+
+    def save_best(current: Any, folder: Path) -> None:
+        current.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+
+    result = fit(
+        model,
+        lengths=[len(ids) for ids in encoded],
+        collate=collate,
+        loss_fn=lambda m, batch: m(**batch).loss,
+        evaluate=evaluate,
+        metric="accuracy",
+        save_best=save_best,
+        settings=config.loop,
+        run=run,
+        resume=resume,
+    )
+    if not result.is_main_process:
+        return {}
+
+    best = load_classifier(run.best)
+    state = result.state
+    metrics = {
+        "task": "train",
+        "model": config.model or f"preset:{config.preset}",
+        "labels": labels,
+        "data": splits.info,
+        "best_epoch": state.best_epoch,
+        "best_step": state.best_step,
+        "steps": state.step,
+        "epochs_run": state.epoch,
+        "stopped_early": state.stopped_early,
+        "train_seconds": round(state.train_seconds, 2),
+        "train_examples_per_s": round(state.examples_seen / max(state.train_seconds, 1e-9), 2),
+        "num_processes": result.num_processes,
+        "precision": result.precision,
+        "parameters": int(sum(p.numel() for p in best.parameters())),
+        "machine": machine_info(),
+        "dev": evaluate_classifier(best, tokenizer, splits.dev, labels, config.max_length, config.eval_batch_size),
+        "test": evaluate_classifier(best, tokenizer, splits.test, labels, config.max_length, config.eval_batch_size),
+    }
+    staging = run.staging
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(run.best, staging)
+    shutil.copy2(run.log, staging / "train_log.jsonl")
+    write_json(staging / "train_config.json", config.to_dict())
+    write_json(staging / "metrics.json", metrics)
+    run.publish()
+    log.info(
+        "wrote %s (dev accuracy %.4f, test accuracy %.4f)",
+        config.output,
+        metrics["dev"]["accuracy"],
+        metrics["test"]["accuracy"],
+    )
+    return metrics
+
+
+def model_max_length(model_dir: Path, default: int = 128) -> int:
+    """The --max-length a model directory was trained with, if it records one."""
+    path = Path(model_dir) / "train_config.json"
+    if path.exists():
+        return int(json.loads(path.read_text(encoding="utf-8")).get("max_length", default))
+    return default
+
+
+__all__ = ["TrainConfig", "evaluate_classifier", "machine_info", "model_max_length", "train_classifier"]
