@@ -54,7 +54,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, run_cli, name, content, mess
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
-    code, out, err = run_cli("split", "--data", path)
+    code, _, err = run_cli("split", "--data", path)
     assert code == 2
     assert err.strip().splitlines()[-1].startswith("error: ")
     assert message in err
@@ -101,6 +101,6 @@ def test_unknown_format_and_bad_ratios(tmp_path, run_cli):
 def test_strict_reader_raises_user_error(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text("text,label\n,1\n好,0\n", encoding="utf-8")
-    with pytest.raises(UserError, match="a.csv:2: empty text"):
+    with pytest.raises(UserError, match=r"a\.csv:2: empty text"):
         read_examples(path, strict=True)
     assert read_examples(path).skipped_empty == 1

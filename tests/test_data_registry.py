@@ -66,7 +66,7 @@ def test_checksum_mismatch_is_a_clear_error(tmp_path, monkeypatch):
 def test_unreachable_source_names_the_way_out(tmp_path, monkeypatch):
     monkeypatch.setenv("ZHCLS_CACHE_DIR", str(tmp_path / "cache"))
     entry = dataclasses.replace(_fake_entry(tmp_path, False), url=(tmp_path / "gone.csv").as_uri())
-    with pytest.raises(UserError, match="cannot download fake .* set ZHCLS_DATA_DIR"):
+    with pytest.raises(UserError, match=r"cannot download fake .* set ZHCLS_DATA_DIR"):
         entry.load()
 
 

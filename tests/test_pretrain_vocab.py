@@ -30,7 +30,7 @@ def test_full_width_forms_fold_to_half_width(tokenizer_dir):
 def test_vocab_command(run_cli, tmp_path, synthetic_csv):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("今天天气很好\n\nhello world\n", encoding="utf-8")
-    code, out, _ = run_cli(
+    code, _, _ = run_cli(
         "vocab",
         "--corpus",
         corpus,
