@@ -16,7 +16,7 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 def train_vocab(texts: Iterable[str], vocab_size: int, output: str | Path, *, min_frequency: int = 2) -> Path:
     """Every CJK character its own token, word pieces for Latin and digits, NFKC (full/half width) folded."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     from zhcls.train.rundir import replace_dir
 
@@ -41,15 +41,15 @@ def train_vocab(texts: Iterable[str], vocab_size: int, output: str | Path, *, mi
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
-    wrapped = BertTokenizerFast(
+    # The generic fast class keeps tokenizer.json as written (NFKC folding included); transformers 5
+    # rebuilds a BertTokenizer's pipeline from vocab.txt and would drop the normalizer.
+    wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         unk_token="[UNK]",
         pad_token="[PAD]",
         cls_token="[CLS]",
         sep_token="[SEP]",
         mask_token="[MASK]",
-        do_lower_case=True,
-        tokenize_chinese_chars=True,
         model_max_length=512,
     )
     output = Path(output)
