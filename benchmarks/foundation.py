@@ -12,53 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from _common import ROOT, produce, write_results, zhcls
 
 # Teacher recipes: a 4×256 encoder from random initialization ("mini"); no pretrained weights are reachable here.
 TEACHER = {
-    "chnsenticorp": [
-        "--preset",
-        "mini",
-        "--epochs",
-        "8",
-        "--lr",
-        "5e-4",
-        "--batch-size",
-        "32",
-        "--patience",
-        "3",
-        "--max-length",
-        "128",
-    ],
-    "online-shopping-10": [
-        "--preset",
-        "mini",
-        "--epochs",
-        "3",
-        "--lr",
-        "5e-4",
-        "--batch-size",
-        "64",
-        "--patience",
-        "2",
-        "--max-length",
-        "128",
-        "--checkpoint-every",
-        "100",
-    ],
+    "chnsenticorp": "--preset mini --epochs 8 --lr 5e-4 --batch-size 32 --patience 3 --max-length 128".split(),
+    "online-shopping-10": (
+        "--preset mini --epochs 3 --lr 5e-4 --batch-size 64 --patience 2 --max-length 128 --checkpoint-every 100"
+    ).split(),
 }
-
-
-def zhcls(*args: str) -> None:
-    """Run one zhcls command, failing loudly."""
-    command = [sys.executable, "-m", "zhcls", *args]
-    print("+", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
 
 
 def run_dataset(name: str, work: Path) -> dict:
@@ -69,29 +33,12 @@ def run_dataset(name: str, work: Path) -> dict:
         zhcls("baseline", "--data", name, "--output", str(base / "baseline"))
     if not (base / "vocab" / "tokenizer.json").exists():
         zhcls("vocab", "--corpus", name, "--vocab-size", "8000", "--output", str(base / "vocab"))
-    teacher = base / "teacher"
-    if not (teacher / "metrics.json").exists():
-        resume = ["--resume"] if (teacher.parent / f".{teacher.name}.partial" / "checkpoint").exists() else []
-        zhcls(
-            "train",
-            "--data",
-            name,
-            "--tokenizer",
-            str(base / "vocab"),
-            "--output",
-            str(teacher),
-            *TEACHER[name],
-            *resume,
-        )
-    return {
-        "baseline": json.loads((base / "baseline" / "metrics.json").read_text()),
-        "teacher": json.loads((teacher / "metrics.json").read_text()),
-    }
+    teacher = produce(base / "teacher", "train", "--data", name, "--tokenizer", base / "vocab", *TEACHER[name])
+    return {"baseline": json.loads((base / "baseline" / "metrics.json").read_text()), "teacher": teacher}
 
 
 def write_report(results: dict) -> None:
     """benchmarks/results/foundation.md and .json from the collected metrics."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Foundation: TF-IDF baseline and a teacher trained from zero",
         "",
@@ -124,8 +71,7 @@ def write_report(results: dict) -> None:
             f"Machine: {machine['processor']}, {machine['threads']} threads, torch {machine['torch']}, "
             f"{machine['platform']}.",
         ]
-    (RESULTS / "foundation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (RESULTS / "foundation.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_results("foundation", lines, results)
 
 
 def main() -> None:

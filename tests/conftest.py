@@ -93,3 +93,33 @@ def run_cli(capsys, monkeypatch):
         return code, out, err
 
     return invoke
+
+
+TRAIN_FLAGS = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--warmup-ratio", "0.05"]
+
+
+@pytest.fixture(scope="session")
+def trained_classifier(tmp_path_factory, tiny_encoder_dir, synthetic_csv) -> Path:
+    """A tiny classifier trained on the synthetic task with `zhcls train` (the teacher of the distill tests)."""
+    from zhcls.cli import main
+
+    output = tmp_path_factory.mktemp("trained") / "model"
+    argv = [
+        "zhcls",
+        "train",
+        "--model",
+        str(tiny_encoder_dir),
+        "--data",
+        str(synthetic_csv),
+        "--output",
+        str(output),
+        *TRAIN_FLAGS,
+    ]
+    old, sys.argv = sys.argv, argv
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = old
+    assert exit_info.value.code == 0
+    return output

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TRAIN_FLAGS
 
 from zhcls.train import loop
 from zhcls.train.loop import epoch_batches
 
-FAST = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--warmup-ratio", "0.05"]
+FAST = TRAIN_FLAGS
 
 
 def _train(run_cli, encoder: Path, data: Path, output: Path, *extra: str) -> tuple[int, str, str]:
@@ -21,30 +22,9 @@ def _train(run_cli, encoder: Path, data: Path, output: Path, *extra: str) -> tup
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_encoder_dir, synthetic_csv) -> Path:
-    """One tiny classifier trained on the synthetic task, shared by the read-only checks below."""
-    from zhcls.cli import main
-
-    output = tmp_path_factory.mktemp("trained") / "model"
-    argv = [
-        "zhcls",
-        "train",
-        "--model",
-        str(tiny_encoder_dir),
-        "--data",
-        str(synthetic_csv),
-        "--output",
-        str(output),
-        *FAST,
-    ]
-    old, sys.argv = sys.argv, argv
-    try:
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-    finally:
-        sys.argv = old
-    assert exit_info.value.code == 0
-    return output
+def trained(trained_classifier) -> Path:
+    """The tiny classifier trained once per session (conftest), checked read-only here."""
+    return trained_classifier
 
 
 def test_tiny_bert_learns_the_synthetic_task(trained):

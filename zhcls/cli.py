@@ -165,30 +165,68 @@ def vocab(corpora: tuple[str, ...], vocab_size: int, min_frequency: int, output:
     click.echo(str(output))
 
 
+LOOP_FLAGS = (
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "lr",
+    "weight_decay",
+    "warmup_ratio",
+    "seed",
+    "checkpoint_every",
+    "patience",
+    "precision",
+)
+
+
+def loop_options(lr: float):
+    """The optimization and bookkeeping flags that train and distill share (LoopSettings)."""
+    options = [
+        click.option("--output", required=True, type=click.Path(path_type=Path), help="Model directory to write."),
+        click.option("--epochs", default=3, type=int),
+        click.option("--batch-size", default=32, type=int, help="Examples per optimizer step, over all processes."),
+        click.option("--grad-accum", default=1, type=int, help="Micro-batches per optimizer step."),
+        click.option("--lr", default=lr, type=float, help="Peak learning rate (AdamW, linear warmup and decay)."),
+        click.option("--weight-decay", default=0.01, type=float),
+        click.option("--warmup-ratio", default=0.1, type=float, help="Fraction of steps spent warming up."),
+        click.option("--max-length", default=128, type=int, help="Tokens per text, longer texts truncated."),
+        click.option("--seed", default=42, type=int, help="Seed of initialization, data order and dropout."),
+        click.option(
+            "--checkpoint-every", default=200, type=int, help="Steps between checkpoints (0: epoch ends only)."
+        ),
+        click.option(
+            "--patience", default=2, type=int, help="Stop after this many epochs without dev gain (0: never)."
+        ),
+        click.option(
+            "--precision",
+            default="auto",
+            type=click.Choice(["auto", "no", "bf16", "fp16"]),
+            help="auto: bf16 autocast on a GPU that has it, fp32 otherwise.",
+        ),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output or interrupted run."),
+    ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _loop_settings(kwargs: dict):
+    from zhcls.train.loop import LoopSettings
+
+    return LoopSettings(**{k: kwargs.pop(k) for k in LOOP_FLAGS})
+
+
 @cli.command()
 @click.option("--model", default=None, help="Pretrained encoder: a hub id (bert-base-chinese) or a directory.")
 @click.option("--preset", default=None, help="Start from random weights of a named shape (tiny, mini, small, ...).")
 @click.option("--tokenizer", default=None, help="Tokenizer directory or hub id (default: the model's).")
 @data_options
-@click.option("--output", required=True, type=click.Path(path_type=Path), help="Model directory to write.")
-@click.option("--epochs", default=3, type=int)
-@click.option("--batch-size", default=32, type=int, help="Examples per optimizer step, over all processes.")
-@click.option("--grad-accum", default=1, type=int, help="Micro-batches per optimizer step.")
-@click.option("--lr", default=5e-5, type=float, help="Peak learning rate (AdamW, linear warmup and decay).")
-@click.option("--weight-decay", default=0.01, type=float)
-@click.option("--warmup-ratio", default=0.1, type=float, help="Fraction of steps spent warming up.")
-@click.option("--max-length", default=128, type=int, help="Tokens per text, longer texts truncated.")
-@click.option("--seed", default=42, type=int, help="Seed of initialization, data order and dropout.")
-@click.option("--checkpoint-every", default=200, type=int, help="Steps between checkpoints (0: epoch ends only).")
-@click.option("--patience", default=2, type=int, help="Stop after this many epochs without dev gain (0: never).")
-@click.option(
-    "--precision",
-    default="auto",
-    type=click.Choice(["auto", "no", "bf16", "fp16"]),
-    help="auto: bf16 autocast on a GPU that has it, fp32 otherwise.",
-)
-@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output or interrupted run.")
+@loop_options(lr=5e-5)
 def train(**kwargs) -> None:
     """Fine-tune a BERT-family encoder for text classification."""
     from zhcls.errors import require
@@ -196,31 +234,93 @@ def train(**kwargs) -> None:
     require("torch", "train")
     from zhcls.evaluation import format_metrics
     from zhcls.train.finetune import TrainConfig, train_classifier
-    from zhcls.train.loop import LoopSettings
 
     spec = _data_spec(kwargs)
-    loop = LoopSettings(
-        **{
-            k: kwargs.pop(k)
-            for k in (
-                "epochs",
-                "batch_size",
-                "grad_accum",
-                "lr",
-                "weight_decay",
-                "warmup_ratio",
-                "seed",
-                "checkpoint_every",
-                "patience",
-                "precision",
-            )
-        }
-    )
+    loop = _loop_settings(kwargs)
     resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
     config = TrainConfig(data=spec, loop=loop, **kwargs)
     metrics = train_classifier(config, resume=resume, overwrite=overwrite)
     if metrics:
         click.echo(format_metrics(metrics["test"], title=f"{config.output} on the test split"))
+
+
+@cli.command()
+@click.option("--teacher", required=True, help="The fine-tuned teacher directory (zhcls train output).")
+@click.option("--student", default="3x256", help="A preset (tinybert, 3x256, 2x128, ...) or a model directory.")
+@click.option(
+    "--init-from-teacher",
+    default=None,
+    help="Build the student from these teacher layers, e.g. 0,4,8 (same width as the teacher).",
+)
+@data_options
+@click.option(
+    "--schedule",
+    default="one-stage",
+    type=click.Choice(["one-stage", "two-stage"]),
+    help="two-stage: intermediate layers first, then the prediction layer (TinyBERT).",
+)
+@click.option("--temperature", default=1.0, type=float, help="Softmax temperature of the soft-label loss.")
+@click.option("--soft-weight", default=1.0, type=float, help="Soft-label KL (scaled by T²).")
+@click.option("--hard-weight", default=0.0, type=float, help="Hard-label cross-entropy on gold labels.")
+@click.option("--embedding-weight", default=0.0, type=float, help="Embedding-output MSE.")
+@click.option("--hidden-weight", default=0.0, type=float, help="Hidden-state MSE over the layer map.")
+@click.option("--attention-weight", default=0.0, type=float, help="Attention-map MSE over the layer map.")
+@click.option("--layer-map", default="uniform", help="'uniform' or student:teacher pairs such as 1:2,2:4.")
+@click.option("--intermediate-epochs", default=3, type=int, help="Epochs of the first stage of two-stage.")
+@click.option("--unlabeled", default=None, help="In-domain unlabeled texts (.txt lines or a data file).")
+@click.option("--augment", default=0, type=int, help="Augmented copies per training text (0: none).")
+@click.option("--augment-mlm", default=None, help="Masked-language model that proposes replacement words.")
+@click.option("--augment-prob", default=0.4, type=float, help="Chance that a word is replaced.")
+@loop_options(lr=5e-4)
+def distill(**kwargs) -> None:
+    """Distill a fine-tuned teacher into a small student (TinyBERT-style)."""
+    from zhcls.errors import require
+
+    require("torch", "train")
+    from zhcls.distill.augment import AugmentSettings
+    from zhcls.distill.run import DistillConfig, LossWeights, distill
+    from zhcls.distill.students import parse_layers
+    from zhcls.evaluation import format_metrics
+
+    spec = _data_spec(kwargs, fallback=_recorded_data(Path(kwargs["teacher"])))
+    loop = _loop_settings(kwargs)
+    weights = LossWeights(
+        soft=kwargs.pop("soft_weight"),
+        hard=kwargs.pop("hard_weight"),
+        embedding=kwargs.pop("embedding_weight"),
+        hidden=kwargs.pop("hidden_weight"),
+        attention=kwargs.pop("attention_weight"),
+        temperature=kwargs.pop("temperature"),
+    )
+    copies, prob = kwargs.pop("augment"), kwargs.pop("augment_prob")
+    augment = AugmentSettings(copies, replace_prob=prob, seed=loop.seed) if copies else None
+    layers = kwargs.pop("init_from_teacher")
+    resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
+    config = DistillConfig(
+        data=spec,
+        loop=loop,
+        weights=weights,
+        augment=augment,
+        init_from_teacher=tuple(parse_layers(layers)) if layers else None,
+        **kwargs,
+    )
+    metrics = distill(config, resume=resume, overwrite=overwrite)
+    if metrics:
+        click.echo(format_metrics(metrics["test"], title=f"{config.output} (student) on the test split"))
+        click.echo(
+            f"teacher test accuracy {metrics['teacher_accuracy']['test']:.4f}, "
+            f"retention {metrics['retention_percent']['test']:.1f}%, "
+            f"{metrics['compression']:.1f}× fewer parameters"
+        )
+
+
+def _recorded_data(model_dir: Path) -> dict | None:
+    """The data spec a model directory was trained with, if it records one."""
+    for name in ("train_config.json", "distill_config.json"):
+        path = model_dir / name
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))["data"]
+    return None
 
 
 @cli.command("eval")
@@ -247,9 +347,7 @@ def eval_(
 
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")
-    recorded = model_dir / "train_config.json"
-    fallback = json.loads(recorded.read_text(encoding="utf-8"))["data"] if recorded.exists() else None
-    splits = load_splits(_data_spec(kwargs, fallback))
+    splits = load_splits(_data_spec(kwargs, _recorded_data(model_dir)))
     model, tokenizer = load_classifier(model_dir), load_tokenizer(model_dir)
     labels = model_labels(model)
     examples = splits.split(split)

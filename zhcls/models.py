@@ -86,13 +86,14 @@ def build_classifier(
         raise _load_error("model", str(model), exc) from None
 
 
-def load_classifier(model_dir: str | Path) -> Any:
-    """A trained sequence classifier with its labels, in eval mode."""
+def load_classifier(model_dir: str | Path, attn_implementation: str | None = None) -> Any:
+    """A trained sequence classifier in eval mode; `attn_implementation="eager"` when attention maps are needed."""
     _torch_extra()
     from transformers import AutoModelForSequenceClassification
 
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), **extra)
     except (OSError, ValueError) as exc:
         raise _load_error("model", str(model_dir), exc) from None
     return model.eval()

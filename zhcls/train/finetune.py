@@ -14,7 +14,7 @@ import zhcls
 from zhcls.data import DatasetSplits, DataSpec, Examples, load_splits
 from zhcls.errors import UserError
 from zhcls.evaluation import classification_metrics
-from zhcls.train.loop import LoopSettings, fit
+from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ def train_classifier(
         current.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
 
+    start_run(run, resume=resume)
     result = fit(
         model,
         lengths=[len(ids) for ids in encoded],

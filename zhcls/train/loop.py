@@ -165,6 +165,16 @@ def _load_checkpoint(run: RunDir, accelerator: Any, model: Any, optimizer: Any, 
     return LoopState(**saved)
 
 
+def start_run(run: RunDir, *, resume: bool) -> None:
+    """Create (or, resuming, keep) the run's work area on the main process; the others wait for it."""
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    if state.is_main_process:
+        run.prepare(resume=resume)
+    state.wait_for_everyone()
+
+
 def _trim_log(path: Path, step: int) -> None:
     """Drop log lines written after the checkpoint a resumed run restarts from."""
     if not path.exists():
@@ -189,7 +199,7 @@ def fit(
     lengths: Sequence[int],
     collate: Callable[[list[int]], dict[str, torch.Tensor]],
     loss_fn: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor],
-    evaluate: Callable[[torch.nn.Module], dict[str, float]],
+    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None,
     metric: str,
     save_best: Callable[[torch.nn.Module, Path], None],
     settings: LoopSettings,
@@ -197,7 +207,10 @@ def fit(
     resume: bool = False,
     desc: str = "train",
 ) -> FitResult:
-    """Train `model` on examples 0..len(lengths)-1, keeping the best model by dev `metric` in `run.best`."""
+    """Train `model` on examples 0..len(lengths)-1, keeping the best model by dev `metric` in `run.best`.
+
+    The caller has called `start_run(run, resume)` first.
+    """
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
 
@@ -213,9 +226,6 @@ def fit(
     # The scheduler stays unprepared: accelerate would step it once per process.
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    if accelerator.is_main_process:
-        run.prepare(resume=resume)
-    accelerator.wait_for_everyone()
     if resume:
         state = _load_checkpoint(run, accelerator, model, optimizer, scheduler)
         if accelerator.is_main_process:
@@ -282,9 +292,10 @@ def fit(
 
         unwrapped = accelerator.unwrap_model(model)
         # Every process evaluates the whole dev set, so all take the same early-stopping decision.
-        scores = evaluate(unwrapped)
+        # Without an evaluation the latest epoch counts as the best.
+        scores = evaluate(unwrapped) if evaluate is not None else {}
         model.train()
-        value = scores[metric]
+        value = scores.get(metric, float(epoch))
         improved = state.best_metric is None or value > state.best_metric
         if improved:
             state.best_metric, state.best_step, state.best_epoch, state.bad_epochs = value, state.step, epoch + 1, 0

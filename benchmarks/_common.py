@@ -1,0 +1,33 @@
+"""Helpers the benchmark scripts share: run a zhcls command, skip finished stages, resume interrupted ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def zhcls(*args: str) -> None:
+    """Run one zhcls command, failing loudly."""
+    command = [sys.executable, "-m", "zhcls", *map(str, args)]
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def produce(output: Path, *args: str) -> dict:
+    """Run a command that writes `output/metrics.json` unless it exists; resume it if it was interrupted."""
+    if not (output / "metrics.json").exists():
+        partial = output.parent / f".{output.name}.partial" / "checkpoint"
+        zhcls(*args, "--output", output, *(["--resume"] if partial.exists() else ["--overwrite"]))
+    return json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+
+
+def write_results(name: str, lines: list[str], payload: dict) -> None:
+    """benchmarks/results/NAME.md and NAME.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,118 @@
+"""`zhcls distill` end to end on CPU with a tiny teacher and student."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def tiny_student_dir(tokenizer_dir, tmp_path_factory):
+    """A 1-layer × 16 BERT sharing the teacher's tokenizer (half the teacher's width)."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+    )
+    folder = tmp_path_factory.mktemp("student") / "student"
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+COMMON = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--patience", "0"]
+
+
+def test_logit_distillation_end_to_end(run_cli, tmp_path, trained_classifier, tiny_student_dir):
+    out = tmp_path / "student"
+    code, stdout, err = run_cli(
+        "distill",
+        "--teacher",
+        trained_classifier,
+        "--student",
+        tiny_student_dir,
+        "--output",
+        out,
+        "--hard-weight",
+        "0.5",
+        "--temperature",
+        "2",
+        *COMMON,
+    )
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["student_accuracy"]["test"] >= 0.8
+    assert metrics["student_parameters"] < metrics["teacher_parameters"]
+    assert metrics["retention_percent"]["test"] == pytest.approx(
+        100 * metrics["student_accuracy"]["test"] / metrics["teacher_accuracy"]["test"]
+    )
+    assert metrics["data"]["sizes"] == {"train": 240, "dev": 30, "test": 30}  # the teacher's split, reused
+    assert {"config.json", "model.safetensors", "tokenizer.json", "distill_config.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert "retention" in stdout
+
+
+def test_two_stage_with_intermediate_losses_and_unlabeled_text(
+    run_cli, tmp_path, trained_classifier, tiny_student_dir, synthetic_csv
+):
+    from conftest import synthetic_rows
+
+    from zhcls.data import DataSpec, load_splits
+
+    test_texts = load_splits(DataSpec(str(synthetic_csv))).test.texts
+    unlabeled = tmp_path / "unlabeled.txt"
+    extra = [text for text, _ in synthetic_rows(60, seed=5)]
+    unlabeled.write_text("\n".join(extra + test_texts[:4]) + "\n", encoding="utf-8")
+    out = tmp_path / "two-stage"
+    code, _, err = run_cli(
+        "distill",
+        "--teacher",
+        trained_classifier,
+        "--student",
+        tiny_student_dir,
+        "--output",
+        out,
+        "--schedule",
+        "two-stage",
+        "--intermediate-epochs",
+        "1",
+        "--embedding-weight",
+        "1",
+        "--hidden-weight",
+        "1",
+        "--attention-weight",
+        "1",
+        "--unlabeled",
+        unlabeled,
+        *COMMON,
+    )
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["transfer"]["dropped_as_dev_or_test"] == 4  # test texts never reach the student
+    assert metrics["transfer"]["unlabeled"] == len(
+        set(extra) - set(load_splits(DataSpec(str(synthetic_csv))).train.texts)
+    )
+    assert {(m["feature"], m["student_layer"], m["teacher_layer"]) for m in metrics["layer_matches"]} == {
+        ("hidden", 0, 0),
+        ("hidden", 1, 2),
+        ("attention", 1, 2),
+    }
+    assert metrics["student_accuracy"]["test"] >= 0.7
+    assert not (tmp_path / ".two-stage.stage1").exists() and not (tmp_path / ".two-stage.partial").exists()
+
+
+def test_bad_distill_flags(run_cli, tmp_path, trained_classifier):
+    code, _, err = run_cli(
+        "distill", "--teacher", trained_classifier, "--output", tmp_path / "o", "--schedule", "two-stage"
+    )
+    assert code == 2 and "needs an intermediate loss" in err
+    code, _, err = run_cli("distill", "--teacher", trained_classifier, "--output", tmp_path / "o", "--augment", "2")
+    assert code == 2 and "--augment needs --augment-mlm" in err

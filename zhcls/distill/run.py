@@ -1,0 +1,384 @@
+"""Task distillation of a fine-tuned teacher into a small student (`zhcls distill`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zhcls.data import DatasetSplits, DataSpec, load_splits
+from zhcls.distill.augment import AugmentSettings
+from zhcls.distill.losses import LOSSES, hard_ce, soft_kl
+from zhcls.distill.mapping import LayerMatch, layer_matches, parse_map
+from zhcls.errors import UserError
+from zhcls.train.loop import LoopSettings, fit, start_run
+from zhcls.train.rundir import RunDir, write_json
+
+log = logging.getLogger(__name__)
+
+SCHEDULES = ("one-stage", "two-stage")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms; a zero weight switches a term off."""
+
+    soft: float = 1.0
+    hard: float = 0.0
+    embedding: float = 0.0
+    hidden: float = 0.0
+    attention: float = 0.0
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if min(self.soft, self.hard, self.embedding, self.hidden, self.attention) < 0:
+            raise UserError("loss weights must be non-negative")
+        if self.temperature <= 0:
+            raise UserError("--temperature must be positive")
+
+    @property
+    def intermediate(self) -> bool:
+        """Whether any hidden-state, embedding or attention term is on."""
+        return bool(self.embedding or self.hidden or self.attention)
+
+    @property
+    def prediction(self) -> bool:
+        """Whether any prediction-layer term is on."""
+        return bool(self.soft or self.hard)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Teacher, student, transfer data, losses and schedule of a distillation run."""
+
+    teacher: str
+    student: str
+    output: Path
+    data: DataSpec
+    init_from_teacher: tuple[int, ...] | None = None
+    weights: LossWeights = field(default_factory=LossWeights)
+    layer_map: str = "uniform"
+    schedule: str = "one-stage"
+    intermediate_epochs: int = 3
+    unlabeled: str | None = None
+    augment: AugmentSettings | None = None
+    augment_mlm: str | None = None
+    max_length: int = 128
+    eval_batch_size: int = 64
+    loop: LoopSettings = field(default_factory=LoopSettings)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"--schedule must be one of {', '.join(SCHEDULES)}")
+        if self.schedule == "two-stage" and not self.weights.intermediate:
+            raise UserError("--schedule two-stage needs an intermediate loss (--hidden-weight, --attention-weight ...)")
+        if not self.weights.prediction and not self.weights.intermediate:
+            raise UserError("every loss weight is zero: nothing to learn from")
+        if self.augment is not None and self.augment_mlm is None:
+            raise UserError("--augment needs --augment-mlm DIR (a masked-language model with the same tokenizer)")
+        if self.intermediate_epochs < 1:
+            raise UserError("--intermediate-epochs must be at least 1")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record of the resolved configuration."""
+        record = asdict(self)
+        record["output"] = str(self.output)
+        record["data"] = self.data.to_dict()
+        return record
+
+
+class DistillModule(torch.nn.Module):
+    """The trained part (student + projections) whose forward returns the distillation loss.
+
+    The loss is computed inside `forward` so that DDP sees one call per step; the frozen teacher is
+    held outside the module's parameters and checkpoints.
+    """
+
+    def __init__(self, student: Any, teacher: Any, matches: list[LayerMatch], weights: LossWeights):
+        super().__init__()
+        self.student = student
+        object.__setattr__(self, "teacher", teacher)
+        self.matches = matches
+        self.weights = weights
+        s_width, t_width = student.config.hidden_size, teacher.config.hidden_size
+        self.projections = torch.nn.ModuleDict(
+            {
+                str(m.student_layer): torch.nn.Linear(s_width, t_width)  # TinyBERT's W_h, one per matched layer
+                for m in matches
+                if m.feature == "hidden" and s_width != t_width
+            }
+        )
+
+    def projection(self, student_layer: int) -> torch.nn.Module | None:
+        """The learned map from the student's width to the teacher's, if they differ."""
+        key = str(student_layer)
+        return self.projections[key] if key in self.projections else None  # noqa: SIM401 (ModuleDict has no .get)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of the configured loss terms on one batch."""
+        labels = batch.pop("labels")
+        cached = batch.pop("teacher_logits", None)
+        if next(self.teacher.parameters()).device != labels.device:
+            self.teacher.to(labels.device)
+        need_hidden = any(m.feature == "hidden" for m in self.matches)
+        need_attention = any(m.feature == "attention" for m in self.matches)
+        out = self.student(**batch, output_hidden_states=need_hidden, output_attentions=need_attention)
+        teacher_out = None
+        if cached is None or self.matches:
+            with torch.no_grad():
+                teacher_out = self.teacher(**batch, output_hidden_states=need_hidden, output_attentions=need_attention)
+        teacher_logits = cached if cached is not None else teacher_out.logits
+        w = self.weights
+        loss = out.logits.sum() * 0.0
+        if w.soft:
+            loss = loss + w.soft * soft_kl(out.logits, teacher_logits, w.temperature)
+        if w.hard:
+            loss = loss + w.hard * hard_ce(out.logits, labels)
+        mask = batch["attention_mask"]
+        for match in self.matches:
+            if match.feature == "hidden":
+                term = LOSSES[match.loss](
+                    out.hidden_states[match.student_layer],
+                    teacher_out.hidden_states[match.teacher_layer],
+                    mask,
+                    self.projection(match.student_layer),
+                )
+            else:
+                term = LOSSES[match.loss](
+                    out.attentions[match.student_layer - 1], teacher_out.attentions[match.teacher_layer - 1], mask
+                )
+            loss = loss + match.weight * term
+        return loss
+
+
+def _transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) -> tuple[list[str], list[int], dict]:
+    """Training texts with gold labels, then unlabeled and augmented texts (label -1), never a dev/test text."""
+    from zhcls.data.readers import read_examples
+
+    label_ids = {label: i for i, label in enumerate(splits.labels)}
+    texts = list(splits.train.texts)
+    labels = [label_ids[label] for label in splits.train.labels]
+    held_out = set(splits.dev.texts) | set(splits.test.texts)
+    seen = set(texts)
+    report = {"train": len(texts), "unlabeled": 0, "augmented": 0, "dropped_as_dev_or_test": 0}
+
+    def add(extra: list[str], kind: str) -> None:
+        for text in extra:
+            if text in held_out:
+                report["dropped_as_dev_or_test"] += 1
+            elif text not in seen:
+                seen.add(text)
+                texts.append(text)
+                labels.append(-1)
+                report[kind] += 1
+
+    if config.unlabeled:
+        path = Path(config.unlabeled)
+        if path.suffix == ".txt":
+            if not path.exists():
+                raise UserError(f"{path}: no such file")
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                add([line.strip() for line in handle if line.strip()], "unlabeled")
+        else:
+            add(read_examples(path, require_labels=False).texts, "unlabeled")
+    if config.augment is not None:
+        cache = run.work / "augmented.jsonl"
+        if cache.exists():
+            augmented = [json.loads(line)["text"] for line in cache.read_text(encoding="utf-8").splitlines()]
+        else:
+            from zhcls.distill.augment import MaskedLMCandidates, augment_texts
+
+            made = augment_texts(splits.train.texts, config.augment, MaskedLMCandidates(config.augment_mlm))
+            augmented = [a.text for a in made]
+            tmp = cache.with_suffix(".tmp")
+            tmp.write_text(
+                "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in augmented), encoding="utf-8"
+            )
+            tmp.replace(cache)
+        add(augmented, "augmented")
+    if report["dropped_as_dev_or_test"]:
+        log.info("transfer set: dropped %d texts that are dev or test texts", report["dropped_as_dev_or_test"])
+    return texts, labels, report
+
+
+def _teacher_logits(teacher: Any, tokenizer: Any, texts: list[str], max_length: int, cache: Path) -> torch.Tensor:
+    """The teacher's logits for every transfer text, computed once and kept in the run's work area."""
+    from safetensors.torch import load_file, save_file
+
+    from zhcls.models import classify_logits
+
+    if cache.exists():
+        logits = load_file(str(cache))["logits"]
+        if logits.shape[0] == len(texts):
+            return logits
+    logits = torch.from_numpy(classify_logits(teacher, tokenizer, texts, max_length=max_length))
+    tmp = cache.with_suffix(".tmp")
+    save_file({"logits": logits.contiguous()}, str(tmp))
+    tmp.replace(cache)
+    return logits
+
+
+def _size_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+
+
+def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = False) -> dict:
+    """Distill the teacher into the student; publish the student directory with metrics.json."""
+    from accelerate.utils import set_seed
+    from transformers import DataCollatorWithPadding
+
+    from zhcls.distill.students import build_student
+    from zhcls.models import load_classifier, load_tokenizer, model_labels
+    from zhcls.train.finetune import evaluate_classifier, machine_info
+
+    run = RunDir(config.output)
+    run.check(resume=resume, overwrite=overwrite)
+    stage1 = RunDir(config.output.parent / f".{config.output.name}.stage1")
+    splits = load_splits(config.data)
+    w = config.weights
+    attention = "eager" if w.attention else None  # attention maps are returned by the eager kernel only
+    teacher = load_classifier(config.teacher, attn_implementation=attention)
+    labels = model_labels(teacher)
+    unknown = sorted(set(splits.labels) - set(labels))
+    if unknown:
+        raise UserError(f"labels {', '.join(unknown)} of the data are not among the teacher's ({', '.join(labels)})")
+    splits.labels = labels
+    tokenizer = load_tokenizer(config.teacher)
+    set_seed(config.loop.seed)
+    student = build_student(
+        teacher, config.student, init_from_teacher=config.init_from_teacher, attn_implementation=attention
+    )
+    teacher_layers = teacher.config.num_hidden_layers
+    mapping = parse_map(config.layer_map, student.config.num_hidden_layers, teacher_layers)
+    matches = layer_matches(mapping, embedding_weight=w.embedding, hidden_weight=w.hidden, attention_weight=w.attention)
+
+    start_run(run, resume=resume and (run.checkpoint / "state.json").exists())
+    texts, targets, transfer = _transfer_texts(config, splits, run)
+    encoded = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+    pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+    cached_logits = None
+    if not w.intermediate or config.schedule == "two-stage":  # the prediction stage needs logits only
+        cached_logits = _teacher_logits(
+            teacher, tokenizer, texts, config.max_length, run.work / "teacher_logits.safetensors"
+        )
+
+    def collate(indices: list[int]) -> dict:
+        batch = pad([{"input_ids": encoded[i]} for i in indices])
+        batch["labels"] = torch.tensor([targets[i] for i in indices])
+        if cached_logits is not None:
+            batch["teacher_logits"] = cached_logits[indices]
+        return batch
+
+    def evaluate(module: DistillModule) -> dict:
+        scores = evaluate_classifier(
+            module.student, tokenizer, splits.dev, labels, config.max_length, config.eval_batch_size
+        )
+        return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+
+    def save_best(module: DistillModule, folder: Path) -> None:
+        module.student.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+
+    lengths = [len(ids) for ids in encoded]
+    common = {"lengths": lengths, "collate": collate, "loss_fn": lambda m, batch: m(batch), "save_best": save_best}
+    if config.schedule == "two-stage":
+        if not stage1.output.exists():
+            resuming = resume and (stage1.checkpoint / "state.json").exists()
+            start_run(stage1, resume=resuming)
+            intermediate_only = LossWeights(0.0, 0.0, w.embedding, w.hidden, w.attention, w.temperature)
+            settings = LoopSettings(**{**asdict(config.loop), "epochs": config.intermediate_epochs, "patience": 0})
+            result = fit(
+                DistillModule(student, teacher, matches, intermediate_only),
+                evaluate=None,
+                metric="epoch",
+                settings=settings,
+                run=stage1,
+                resume=resuming,
+                desc="distill 1/2",
+                **common,
+            )
+            if result.is_main_process:
+                shutil.rmtree(stage1.staging, ignore_errors=True)
+                shutil.copytree(stage1.best, stage1.staging)
+                stage1.publish()
+        from transformers import AutoModelForSequenceClassification
+
+        student = AutoModelForSequenceClassification.from_pretrained(stage1.output)
+        prediction_only = LossWeights(w.soft if w.prediction else 1.0, w.hard, temperature=w.temperature)
+        module = DistillModule(student, teacher, [], prediction_only)
+    else:
+        module = DistillModule(student, teacher, matches, w)
+    result = fit(
+        module,
+        evaluate=evaluate,
+        metric="accuracy",
+        settings=config.loop,
+        run=run,
+        resume=resume and (run.checkpoint / "state.json").exists(),
+        desc="distill",
+        **common,
+    )
+    if not result.is_main_process:
+        return {}
+
+    best = load_classifier(run.best)
+
+    def scores(model: Any) -> dict:
+        return {
+            split: evaluate_classifier(
+                model, tokenizer, splits.split(split), labels, config.max_length, config.eval_batch_size
+            )
+            for split in ("dev", "test")
+        }
+
+    teacher_scores, student_scores = scores(teacher), scores(best)
+    teacher_params = sum(p.numel() for p in teacher.parameters())
+    student_params = sum(p.numel() for p in best.parameters())
+    metrics = {
+        "task": "distill",
+        "teacher": str(config.teacher),
+        "student": config.student if not config.init_from_teacher else f"teacher layers {config.init_from_teacher}",
+        "labels": labels,
+        "data": splits.info,
+        "transfer": transfer,
+        "layer_matches": [asdict(m) for m in matches],
+        "teacher_accuracy": {k: v["accuracy"] for k, v in teacher_scores.items()},
+        "student_accuracy": {k: v["accuracy"] for k, v in student_scores.items()},
+        "retention_percent": {
+            k: 100 * student_scores[k]["accuracy"] / max(teacher_scores[k]["accuracy"], 1e-9) for k in ("dev", "test")
+        },
+        "teacher_parameters": teacher_params,
+        "student_parameters": student_params,
+        "compression": teacher_params / student_params,
+        "teacher_size_bytes": _size_bytes(Path(config.teacher)),
+        "student_size_bytes": _size_bytes(run.best),
+        "best_epoch": result.state.best_epoch,
+        "steps": result.state.step,
+        "train_seconds": round(result.state.train_seconds, 2),
+        "machine": machine_info(),
+        "teacher_metrics": teacher_scores,
+        "dev": student_scores["dev"],
+        "test": student_scores["test"],
+    }
+    staging = run.staging
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(run.best, staging)
+    shutil.copy2(run.log, staging / "train_log.jsonl")
+    write_json(staging / "distill_config.json", config.to_dict())
+    write_json(staging / "metrics.json", metrics)
+    run.publish()
+    shutil.rmtree(stage1.output, ignore_errors=True)
+    log.info(
+        "wrote %s: student test accuracy %.4f, teacher %.4f (%.1f%%), %.1f× fewer parameters",
+        config.output,
+        student_scores["test"]["accuracy"],
+        teacher_scores["test"]["accuracy"],
+        metrics["retention_percent"]["test"],
+        metrics["compression"],
+    )
+    return metrics
