@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 
 from zhcls import __version__
 from zhcls.errors import UserError
+from zhcls.runtime.manifest import ManifestError
 
 log = logging.getLogger("zhcls")
 
@@ -22,6 +24,7 @@ class _Formatter(logging.Formatter):
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "debug" if verbose else "error")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     root = logging.getLogger("zhcls")
@@ -385,17 +388,159 @@ def baseline(output: Path | None, json_path: str | None, **kwargs) -> None:
     click.echo(format_metrics(metrics["test"], title=title))
 
 
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Export directory to write.")
+@click.option(
+    "--int8",
+    "int8",
+    is_flag=False,
+    flag_value="dynamic",
+    default=None,
+    type=click.Choice(["dynamic", "static"]),
+    help="Quantize to int8 (--int8 alone: dynamic).",
+)
+@click.option(
+    "--int8-preset",
+    default="auto",
+    type=click.Choice(["auto", "avx512_vnni", "avx2", "portable"]),
+    help="auto: the CPU exporting; portable: 7-bit weights, safe on any x86 CPU.",
+)
+@click.option(
+    "--calibration",
+    default="minmax",
+    type=click.Choice(["minmax"]),
+    help="Static int8: how activation ranges are chosen.",
+)
+@click.option("--calibration-size", default=200, type=int, help="Static int8: training texts to calibrate on.")
+@click.option("--keep-float", multiple=True, help="Regex of node names left in float (repeatable).")
+@click.option("--fp16", is_flag=True, help="Float16 weights for GPUs.")
+@click.option("--fuse/--no-fuse", default=True, help="ONNX Runtime's transformer fusions.")
+@click.option("--max-length", default=None, type=int, help="Default: the length the model was trained with.")
+@click.option("--verify/--no-verify", default=True, help="Parity gate against PyTorch on the dev split.")
+@click.option("--min-agreement", default=None, type=float, help="Gate floor (default 0.999 fp32/fp16, 0.99 int8).")
+@click.option("--trt", default=None, type=click.Choice(["fp16", "int8"]), help="Also build a TensorRT engine.")
+@click.option("--triton", is_flag=True, help="Also write a Triton model repository.")
+@data_options
+def export(
+    model_dir: Path,
+    output: Path,
+    int8: str | None,
+    int8_preset: str,
+    calibration: str,
+    calibration_size: int,
+    keep_float: tuple[str, ...],
+    fp16: bool,
+    fuse: bool,
+    max_length: int | None,
+    verify: bool,
+    min_agreement: float | None,
+    trt: str | None,
+    triton: bool,
+    **kwargs,
+) -> None:
+    """Export a classifier to ONNX (optionally fused, int8 or fp16), verified against PyTorch."""
+    from zhcls.export.exporter import ExportConfig, export_model
+    from zhcls.export.quantize import QuantizeSettings
+
+    spec = _data_spec(kwargs) if kwargs.get("data") else None
+    settings = None
+    if int8:
+        settings = QuantizeSettings(
+            mode=int8,
+            preset=int8_preset,
+            calibration=calibration,
+            calibration_size=calibration_size,
+            keep_float=keep_float,
+        )
+    config = ExportConfig(
+        model=model_dir,
+        output=output,
+        int8=settings,
+        fp16=fp16,
+        fuse=fuse,
+        max_length=max_length,
+        verify=verify,
+        min_agreement=min_agreement,
+        data=spec,
+        trt=trt,
+        triton=triton,
+    )
+    manifest = export_model(config)
+    parity = manifest.parity
+    summary = f"{output}: {manifest.precision}, {(output / manifest.model_file).stat().st_size / 1e6:.1f} MB"
+    if parity:
+        summary += (
+            f", argmax agreement {100 * parity['argmax_agreement']:.2f}% on {parity['texts']} "
+            f"{parity['split']} texts, max |Δlogit| {parity['max_abs_logit_diff']:.3g}"
+        )
+    click.echo(summary)
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--input", "input_path", default=None, help="A .txt/.csv/.tsv/.jsonl file, or - for stdin.")
+@click.option("--text-col", default=None, help="Text column of a CSV/JSONL input.")
+@click.option("--output", default=None, type=click.Path(path_type=Path), help="JSONL output (default: stdout).")
+@click.option("--top-k", default=1, type=int, help="Labels per text.")
+@click.option("--batch-size", default=32, type=int)
+@click.option("--threads", default=None, type=int, help="ONNX Runtime intra-op threads (default: all cores).")
+@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda", "tensorrt"]))
+@click.option("--truncation", default="head", type=click.Choice(["head", "tail", "head+tail"]))
+def predict(
+    model_dir: Path,
+    texts: tuple[str, ...],
+    input_path: str | None,
+    text_col: str | None,
+    output: Path | None,
+    top_k: int,
+    batch_size: int,
+    threads: int | None,
+    device: str,
+    truncation: str,
+) -> None:
+    """Classify texts with an export directory: arguments, or a file streamed to JSONL."""
+    import itertools
+
+    from zhcls.data.readers import stream_texts
+    from zhcls.progress import progress
+    from zhcls.runtime import Classifier
+
+    if bool(texts) == bool(input_path):
+        raise UserError("give texts as arguments or --input FILE (- for stdin), not both")
+    classifier = Classifier.load(
+        model_dir, device=device, threads=threads, truncation=truncation, batch_size=batch_size
+    )
+    source = iter(texts) if texts else stream_texts(input_path, text_col)
+    sink = output.open("w", encoding="utf-8") if output else None
+    try:
+        with progress(desc="predict", unit="text", enabled=output is not None) as bar:
+            while chunk := list(itertools.islice(source, 1024)):
+                for text, best in zip(chunk, classifier.predict(chunk, top_k=top_k), strict=True):
+                    record = {"text": text, **(best[0] if top_k == 1 else {"top_k": best})}
+                    line = json.dumps(record, ensure_ascii=False)
+                    if sink:
+                        sink.write(line + "\n")
+                    else:
+                        click.echo(line)
+                bar.update(len(chunk))
+    finally:
+        if sink:
+            sink.close()
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 2."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="zhcls", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted; `zhcls train` continues such a run with --resume", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except UserError as exc:
+    except (UserError, ManifestError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -190,3 +190,47 @@ def read_examples(
     if skipped:
         log.warning("%s: skipped %d rows with empty text", source, skipped)
     return Examples(texts=texts, labels=labels, lines=lines, source=source, skipped_empty=skipped)
+
+
+def stream_texts(path: str | Path, text_col: str | None = None) -> Iterator[str]:
+    """Texts of a .txt (one per line), .csv/.tsv or .jsonl file, or '-' for stdin lines, read lazily."""
+    import sys
+
+    if str(path) == "-":
+        for line in sys.stdin:
+            yield line.rstrip("\r\n")
+        return
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    fmt = "txt" if path.suffix.lower() == ".txt" else FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"{path}: unknown format '{path.suffix}', expected .txt, .csv, .tsv or .jsonl")
+    with path.open(encoding="utf-8-sig", newline="" if fmt in ("csv", "tsv") else None) as handle:
+        try:
+            if fmt == "txt":
+                for line in handle:
+                    yield line.rstrip("\r\n")
+            elif fmt == "jsonl":
+                key = None
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+                    if key is None:
+                        key = list(record)[_pick_column(list(record), text_col, TEXT_COLUMNS, "text", str(path))]
+                    yield str(record.get(key, ""))
+            else:
+                reader = csv.reader(handle, delimiter="," if fmt == "csv" else "\t")
+                header = next(reader, None)
+                if header is None:
+                    return
+                index = _pick_column(header, text_col, TEXT_COLUMNS, "text", str(path))
+                for row in reader:
+                    if row:
+                        yield clean_text(row[index]) if index < len(row) else ""
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not valid UTF-8; save the file as UTF-8") from None

@@ -1,0 +1,224 @@
+"""`zhcls export`: ONNX that matches PyTorch, int8 that keeps its labels, and a parity gate that bites."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import onnx
+import pytest
+from conftest import synthetic_rows
+
+from zhcls.data import DataSpec, load_splits
+from zhcls.runtime import Classifier, Manifest, ManifestError
+
+TEXTS = [text for text, _ in synthetic_rows(120, seed=9)] + ["", "hello 世界 2024", "很好" * 200]
+
+
+def _export(run_cli, model, output, *flags):
+    code, out, err = run_cli("export", model, "--output", output, *flags)
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory, trained_classifier):
+    """fp32 (fused) and dynamic-int8 exports of the tiny trained classifier, made through the CLI."""
+    import sys
+
+    from zhcls.cli import main
+
+    root = tmp_path_factory.mktemp("exports")
+    made = {}
+    for name, flags in {"fp32": [], "int8": ["--int8"], "raw": ["--no-fuse"]}.items():
+        old, sys.argv = sys.argv, ["zhcls", "export", str(trained_classifier), "--output", str(root / name), *flags]
+        try:
+            with pytest.raises(SystemExit) as exit_info:
+                main()
+        finally:
+            sys.argv = old
+        assert exit_info.value.code == 0
+        made[name] = root / name
+    return made
+
+
+def _torch_logits(model_dir, texts):
+    from zhcls.models import classify_logits, load_classifier, load_tokenizer
+
+    return classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, max_length=32)
+
+
+@pytest.mark.parametrize("name", ["fp32", "raw"])
+def test_fp32_export_matches_pytorch(exports, trained_classifier, name):
+    reference = _torch_logits(trained_classifier, TEXTS)
+    exported = Classifier.load(exports[name]).predict_logits(TEXTS)
+    np.testing.assert_allclose(exported, reference, atol=1e-4)
+
+
+def test_graph_is_clean_dynamic_and_fused(exports):
+    model = onnx.load(str(exports["fp32"] / "model.onnx"))
+    onnx.checker.check_model(model)
+    assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    for graph_input in model.graph.input:
+        dims = graph_input.type.tensor_type.shape.dim
+        assert all(d.dim_param for d in dims), graph_input.name  # batch and sequence are symbolic
+    manifest = Manifest.read(exports["fp32"])
+    assert manifest.fusion["Attention"] == 2 and manifest.fusion["SkipLayerNormalization"] == 4
+    assert Manifest.read(exports["raw"]).fusion == {}
+
+
+def test_manifest_is_complete(exports, trained_classifier):
+    from zhcls.data.registry import sha256_of
+
+    manifest = Manifest.read(exports["int8"])
+    assert manifest.labels == ["neg", "pos"] and manifest.max_length == 32
+    assert manifest.input_names == ["input_ids", "attention_mask", "token_type_ids"]
+    assert manifest.precision == "int8" and manifest.zhcls_version
+    assert manifest.source_model_sha256 == sha256_of(trained_classifier / "model.safetensors")
+    assert manifest.quantization["scheme"] == "dynamic-u8s8" and manifest.quantization["per_channel"]
+    parity = manifest.parity
+    assert parity["texts"] == 30 and parity["split"] == "dev" and parity["min_agreement"] == 0.99
+    assert {"max_abs_logit_diff", "argmax_agreement", "accuracy_pytorch", "accuracy_export"} <= set(parity)
+    assert set(manifest.exported_on["flags"]) >= {"avx2", "avx512_vnni"}
+    assert {"model.onnx", "tokenizer.json", "config.json", "zhcls.json"} <= {p.name for p in exports["int8"].iterdir()}
+
+
+def test_int8_keeps_argmax_agreement(exports, trained_classifier):
+    reference = _torch_logits(trained_classifier, TEXTS).argmax(-1)
+    quantized = Classifier.load(exports["int8"]).predict_logits(TEXTS).argmax(-1)
+    assert (reference == quantized).mean() >= 0.99
+    assert (exports["int8"] / "model.onnx").stat().st_size < 0.6 * (exports["fp32"] / "model.onnx").stat().st_size
+
+
+def test_optimum_loads_the_directory(exports, trained_classifier):
+    from optimum.onnxruntime import ORTModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    model = ORTModelForSequenceClassification.from_pretrained(exports["raw"])
+    tokenizer = AutoTokenizer.from_pretrained(exports["raw"])
+    logits = model(**tokenizer(TEXTS[:4], padding=True, return_tensors="pt")).logits.detach().numpy()
+    np.testing.assert_allclose(logits, _torch_logits(trained_classifier, TEXTS[:4]), atol=1e-4)
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+
+
+def test_static_int8_with_a_node_kept_in_float(run_cli, tmp_path, trained_classifier, synthetic_csv):
+    out = tmp_path / "static"
+    _export(
+        run_cli,
+        trained_classifier,
+        out,
+        "--int8",
+        "static",
+        "--calibration",
+        "minmax",
+        "--calibration-size",
+        "64",
+        "--keep-float",
+        "classifier",
+        "--data",
+        synthetic_csv,
+    )
+    manifest = Manifest.read(out)
+    assert manifest.quantization["scheme"] == "static-qdq-s8s8" and manifest.quantization["calibration_texts"] == 64
+    assert manifest.quantization["kept_float"] and all("classifier" in n for n in manifest.quantization["kept_float"])
+    assert manifest.parity["argmax_agreement"] >= 0.99
+    ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+
+
+def test_parity_gate_rejects_a_corrupted_model(run_cli, tmp_path, trained_classifier, monkeypatch):
+    import zhcls.export.exporter as exporter
+
+    real_fuse = exporter.fuse
+
+    def fuse_and_break(source, target, *args):
+        stats = real_fuse(source, target, *args)
+        model = onnx.load(str(target))
+        for init in model.graph.initializer:
+            if "classifier" in init.name and len(init.dims) == 2:
+                values = onnx.numpy_helper.to_array(init)
+                init.CopyFrom(onnx.numpy_helper.from_array(-values, init.name))  # flips every decision
+        onnx.save(model, str(target))
+        return stats
+
+    monkeypatch.setattr(exporter, "fuse", fuse_and_break)
+    out = tmp_path / "broken"
+    code, _, err = run_cli("export", trained_classifier, "--output", out)
+    assert code == 2
+    assert "parity gate failed" in err and "below 99.9%" in err and "--no-verify" in err
+    assert not out.exists() and (tmp_path / "broken.rejected" / "model.onnx").exists()
+    assert not (tmp_path / ".broken.partial").exists()
+    code, _, _ = run_cli("export", trained_classifier, "--output", out, "--no-verify")
+    assert code == 0 and Manifest.read(out).parity == {}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing"])
+def test_corrupt_model_file_is_a_clear_error(exports, tmp_path, run_cli, damage):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(exports["int8"], folder)
+    model = folder / "model.onnx"
+    if damage == "truncate":
+        model.write_bytes(model.read_bytes()[: model.stat().st_size // 3])
+    elif damage == "garbage":
+        model.write_bytes(b"this is not an onnx model")
+    else:
+        model.unlink()
+    with pytest.raises(ManifestError, match=r"model\.onnx"):
+        Classifier.load(folder)
+    code, _, err = run_cli("predict", folder, "好")
+    assert code == 2 and err.startswith("error: ") and "model.onnx" in err and "Traceback" not in err
+
+
+def test_broken_manifest_is_a_clear_error(exports, tmp_path, run_cli):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(exports["fp32"], folder)
+    (folder / "zhcls.json").write_text("{not json", encoding="utf-8")
+    code, _, err = run_cli("predict", folder, "好")
+    assert code == 2 and "zhcls.json: not valid JSON" in err
+    (folder / "zhcls.json").unlink()
+    code, _, err = run_cli("predict", folder, "好")
+    assert code == 2 and "no zhcls.json" in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_trt_without_tensorrt_is_a_clear_error(run_cli, tmp_path, trained_classifier):
+    code, _, err = run_cli("export", trained_classifier, "--output", tmp_path / "trt", "--trt", "fp16")
+    assert code == 2
+    assert (
+        err.strip() == "error: this command needs the 'trt' extra (missing module 'tensorrt'): pip install 'zhcls[trt]'"
+    )
+    assert not (tmp_path / "trt").exists()
+
+
+def test_triton_repository(run_cli, tmp_path, trained_classifier):
+    out = tmp_path / "triton"
+    _export(run_cli, trained_classifier, out, "--triton", "--no-verify")
+    config = (out / "triton" / "zhcls_classifier" / "config.pbtxt").read_text(encoding="utf-8")
+    assert 'backend: "onnxruntime"' in config and "dynamic_batching" in config and "dims: [ 2 ]" in config
+    assert (out / "triton" / "zhcls_classifier" / "1" / "model.onnx").read_bytes() == (out / "model.onnx").read_bytes()
+    assert Manifest.read(out).extras["triton"]["model"] == "zhcls_classifier"
+
+
+def test_fp16_export(run_cli, tmp_path, trained_classifier):
+    out = tmp_path / "fp16"
+    _export(run_cli, trained_classifier, out, "--fp16")
+    manifest = Manifest.read(out)
+    assert manifest.precision == "fp16" and manifest.parity["argmax_agreement"] >= 0.999
+    types = {init.data_type for init in onnx.load(str(out / "model.onnx")).graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in types
+
+
+def test_exporting_over_an_existing_directory_is_refused(run_cli, exports, trained_classifier):
+    code, _, err = run_cli("export", trained_classifier, "--output", exports["fp32"])
+    assert code == 2 and "already exists" in err
+
+
+def test_verification_uses_the_recorded_split(exports, synthetic_csv):
+    dev = load_splits(DataSpec(str(synthetic_csv))).dev
+    parity = json.loads((exports["fp32"] / "zhcls.json").read_text(encoding="utf-8"))["parity"]
+    assert parity["texts"] == len(dev)

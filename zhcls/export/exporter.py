@@ -1,0 +1,244 @@
+"""`zhcls export`: a trained classifier directory → a verified, deployable ONNX export directory."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import zhcls
+from zhcls.data import DataSpec, load_splits
+from zhcls.errors import UserError, require
+from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
+from zhcls.runtime.cpu import cpu_info
+from zhcls.runtime.manifest import Manifest
+from zhcls.train.rundir import replace_dir
+
+log = logging.getLogger(__name__)
+
+OPSET = 18  # the lowest opset Optimum recommends for BERT; ONNX Runtime (also on the web) runs it
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+AGREEMENT_FLOOR = {"fp32": 0.999, "fp16": 0.999, "int8": 0.99}
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export, how, and how strictly to check it."""
+
+    model: Path
+    output: Path
+    int8: QuantizeSettings | None = None
+    fp16: bool = False
+    fuse: bool = True
+    max_length: int | None = None
+    verify: bool = True
+    min_agreement: float | None = None
+    data: DataSpec | None = None
+    verify_size: int = 1000
+    trt: str | None = None
+    triton: bool = False
+
+    def __post_init__(self) -> None:
+        if self.int8 is not None and self.fp16:
+            raise UserError("choose one of --int8 and --fp16")
+        if self.trt not in (None, "fp16", "int8"):
+            raise UserError("--trt must be fp16 or int8")
+        if self.trt == "int8" and (self.int8 is None or self.int8.mode != "static" or self.fuse):
+            raise UserError("--trt int8 builds from a QDQ graph of standard ops: add --int8 static --no-fuse")
+        if self.min_agreement is not None and not 0 < self.min_agreement <= 1:
+            raise UserError("--min-agreement must be in (0, 1]")
+
+    @property
+    def precision(self) -> str:
+        """fp32, fp16 or int8."""
+        return "int8" if self.int8 is not None else "fp16" if self.fp16 else "fp32"
+
+
+def _source_sha256(model_dir: Path) -> str:
+    from zhcls.data.registry import sha256_of
+
+    weights = sorted(model_dir.glob("*.safetensors"))
+    return sha256_of(weights[0]) if weights else ""
+
+
+def _recorded(model_dir: Path) -> tuple[DataSpec | None, int]:
+    import json
+
+    for name in ("train_config.json", "distill_config.json"):
+        path = model_dir / name
+        if path.exists():
+            record = json.loads(path.read_text(encoding="utf-8"))
+            return DataSpec.from_dict(record["data"]), int(record.get("max_length", 128))
+    return None, 128
+
+
+def verify(model_dir: Path, export_dir: Path, texts: list[str], gold: list[int] | None, max_length: int) -> dict:
+    """Run the PyTorch model and the exported artifact on `texts`; compare logits, labels and accuracy."""
+    from zhcls.models import classify_logits, load_classifier, load_tokenizer
+    from zhcls.runtime import Classifier
+
+    reference = classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, max_length=max_length)
+    exported = Classifier.load(export_dir).predict_logits(texts)
+    agree = reference.argmax(-1) == exported.argmax(-1)
+    report = {
+        "texts": len(texts),
+        "max_abs_logit_diff": float(np.abs(reference - exported).max()),
+        "argmax_agreement": float(agree.mean()),
+    }
+    if gold is not None:
+        gold_array = np.asarray(gold)
+        report["accuracy_pytorch"] = float((reference.argmax(-1) == gold_array).mean())
+        report["accuracy_export"] = float((exported.argmax(-1) == gold_array).mean())
+    return report
+
+
+def export_model(config: ExportConfig) -> Manifest:
+    """Export, optimize, quantize, verify and publish; returns the written manifest."""
+    require("torch", "train")
+    require("optimum.exporters.onnx", "train")
+    from zhcls.models import load_classifier, load_tokenizer, model_labels
+
+    model_dir = config.model
+    if not model_dir.is_dir():
+        raise UserError(f"{model_dir}: no such model directory")
+    if config.output.exists():
+        raise UserError(f"{config.output} already exists; remove it or choose another --output")
+    if config.trt:
+        require("tensorrt", "trt")
+    model = load_classifier(model_dir)
+    tokenizer = load_tokenizer(model_dir)
+    labels = model_labels(model)
+    recorded_data, recorded_length = _recorded(model_dir)
+    max_length = config.max_length or recorded_length
+    data = config.data or recorded_data
+
+    staged = config.output.parent / f".{config.output.name}.partial"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    try:
+        manifest = _build(config, model, tokenizer, labels, data, max_length, staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # published or rejected by now, unless something failed
+    return manifest
+
+
+def _build(
+    config: ExportConfig, model, tokenizer, labels: list[str], data: DataSpec | None, max_length: int, staged: Path
+) -> Manifest:
+    import warnings
+
+    import onnx
+    from optimum.exporters.onnx import main_export
+
+    model_dir = config.model
+    with tempfile.TemporaryDirectory(dir=staged) as tmp:
+        raw = Path(tmp) / "raw"
+        # Optimum's exporter knows each architecture's inputs and dynamic axes; it drives torch.onnx for us.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about constants that are constants here
+            main_export(str(model_dir), raw, task="text-classification", opset=OPSET, do_validation=False)
+        onnx.checker.check_model(str(raw / "model.onnx"))
+        current = raw / "model.onnx"
+        if config.trt:  # TensorRT parses standard ONNX ops only, not ONNX Runtime's fused contrib ops
+            shutil.copy2(current, staged / "model_trt.onnx")
+        fusion: dict[str, int] = {}
+        static = config.int8 is not None and config.int8.mode == "static"
+        # Static QDQ calibration needs ONNX shape inference, which stops at the fused contrib ops; ONNX
+        # Runtime fuses the quantized graph itself when it loads it.
+        if config.fuse and not static:
+            fused = Path(tmp) / "fused.onnx"
+            fusion = fuse(current, fused, model.config.num_attention_heads, model.config.hidden_size)
+            current = fused
+            log.info("fused: %s", ", ".join(f"{k} {v}" for k, v in fusion.items()) or "nothing")
+        quantization: dict = {}
+        if config.int8 is not None:
+            feeds = None
+            if config.int8.mode == "static":
+                if data is None:
+                    raise UserError("--int8 static calibrates on training texts: give --data")
+                texts = load_splits(data).train.texts[: config.int8.calibration_size]
+                encoded = tokenizer(texts, truncation=True, max_length=max_length)
+                feeds = [{k: np.asarray([v[i]], dtype=np.int64) for k, v in encoded.items()} for i in range(len(texts))]
+            quantized = Path(tmp) / "int8.onnx"
+            quantization = quantize(current, quantized, config.int8, feeds)
+            current = quantized
+        elif config.fp16:
+            half = Path(tmp) / "fp16.onnx"
+            to_fp16(current, half)
+            current = half
+        shutil.move(str(current), staged / "model.onnx")
+        shutil.copy2(raw / "config.json", staged / "config.json")
+        for name in TOKENIZER_FILES:
+            if (raw / name).exists():
+                shutil.copy2(raw / name, staged / name)
+    inputs = [i.name for i in onnx.load(str(staged / "model.onnx"), load_external_data=False).graph.input]
+    manifest = Manifest(
+        labels=labels,
+        max_length=max_length,
+        input_names=inputs,
+        precision=config.precision,
+        source_model_sha256=_source_sha256(model_dir),
+        zhcls_version=zhcls.__version__,
+        quantization=quantization,
+        fusion=fusion,
+        exported_on={"cpu": cpu_info()["model"], "flags": cpu_info()["flags"], "opset": OPSET},
+    )
+    manifest.write(staged)
+
+    if config.verify:
+        manifest.parity = _gate(config, model_dir, staged, data, labels, max_length)
+        manifest.write(staged)
+    if config.trt:
+        from zhcls.export.tensorrt import build_engine
+
+        source = staged / ("model.onnx" if config.trt == "int8" else "model_trt.onnx")
+        manifest.extras["tensorrt"] = build_engine(source, staged / "model.plan", config.trt, max_length)
+        (staged / "model_trt.onnx").unlink()
+        manifest.write(staged)
+    if config.triton:
+        from zhcls.export.triton import write_model_repository
+
+        manifest.extras["triton"] = write_model_repository(staged, manifest)
+        manifest.write(staged)
+    replace_dir(staged, config.output)
+    return manifest
+
+
+def _gate(
+    config: ExportConfig, model_dir: Path, staged: Path, data: DataSpec | None, labels: list[str], max_length: int
+) -> dict:
+    """The parity figures; raises when argmax agreement falls below the floor, keeping the artifact to inspect."""
+    if data is None:
+        raise UserError(f"{model_dir} records no data set to verify on: give --data, or --no-verify")
+    splits = load_splits(data)
+    dev = splits.dev if len(splits.dev) else splits.test
+    texts = dev.texts[: config.verify_size]
+    index = {label: i for i, label in enumerate(labels)}
+    gold = [index.get(label, -1) for label in dev.labels[: config.verify_size]]
+    report = verify(model_dir, staged, texts, gold, max_length)
+    floor = config.min_agreement or AGREEMENT_FLOOR[config.precision]
+    report["min_agreement"] = floor
+    report["split"] = "dev" if len(splits.dev) else "test"
+    log.info(
+        "parity on %d %s texts: argmax agreement %.4f, max |Δlogit| %.4g, accuracy %.4f → %.4f",
+        report["texts"],
+        report["split"],
+        report["argmax_agreement"],
+        report["max_abs_logit_diff"],
+        report.get("accuracy_pytorch", float("nan")),
+        report.get("accuracy_export", float("nan")),
+    )
+    if report["argmax_agreement"] < floor:
+        rejected = config.output.parent / f"{config.output.name}.rejected"
+        shutil.rmtree(rejected, ignore_errors=True)
+        staged.rename(rejected)
+        raise UserError(
+            f"parity gate failed: the export agrees with PyTorch on {100 * report['argmax_agreement']:.2f}% of "
+            f"{report['texts']} {report['split']} texts, below {100 * floor:.1f}% (max |Δlogit| "
+            f"{report['max_abs_logit_diff']:.3g}); kept for inspection at {rejected}; --no-verify skips the gate"
+        )
+    return report

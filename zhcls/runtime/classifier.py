@@ -1,0 +1,179 @@
+"""`Classifier`: an export directory's tokenizer and ONNX Runtime session behind `predict`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from zhcls.runtime.cpu import has_vnni
+from zhcls.runtime.manifest import Manifest, ManifestError
+
+log = logging.getLogger(__name__)
+
+TRUNCATION = ("head", "tail", "head+tail")
+PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+# A token covers at least one character; cutting far beyond max_length characters first keeps a 1 MB
+# string as cheap as a long review without changing which tokens are kept for real text.
+CHARS_PER_TOKEN_BOUND = 32
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _check_texts(texts: str | Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if texts is None or not isinstance(texts, (list, tuple)):
+        raise TypeError(f"texts must be a str or a list of str, not {type(texts).__name__}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+    return list(texts)
+
+
+class Classifier:
+    """A text classifier exported by `zhcls export`; safe to share between threads."""
+
+    def __init__(self, folder: Path, manifest: Manifest, session, tokenizer, truncation: str, batch_size: int):
+        self.folder = folder
+        self.manifest = manifest
+        self.labels = list(manifest.labels)
+        self.max_length = manifest.max_length
+        self.truncation = truncation
+        self.batch_size = batch_size
+        self._session = session
+        self._tokenizer = tokenizer
+        self._inputs = [i.name for i in session.get_inputs()]
+        self._cls = tokenizer.token_to_id("[CLS]")
+        self._sep = tokenizer.token_to_id("[SEP]")
+        self._pad = tokenizer.token_to_id("[PAD]") or 0
+
+    @classmethod
+    def load(
+        cls,
+        folder: str | os.PathLike,
+        *,
+        device: str = "cpu",
+        threads: int | None = None,
+        truncation: str = "head",
+        batch_size: int = 32,
+    ) -> Classifier:
+        """Open an export directory; `device` is cpu, cuda or tensorrt (falling back to CPU with a warning)."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        manifest = Manifest.read(folder)
+        if truncation not in TRUNCATION:
+            raise ValueError(f"truncation must be one of {', '.join(TRUNCATION)}")
+        if device not in PROVIDERS:
+            raise ValueError(f"device must be one of {', '.join(PROVIDERS)}")
+        model_path = folder / manifest.model_file
+        if not model_path.exists():
+            raise ManifestError(f"{model_path}: missing model file")
+        available = set(ort.get_available_providers())
+        providers = [p for p in PROVIDERS[device] if p in available]
+        if providers[0] != PROVIDERS[device][0]:
+            log.warning("%s is not available in this onnxruntime; running on %s", PROVIDERS[device][0], providers[0])
+        if (
+            manifest.quantization.get("scheme") == "dynamic-u8s8"
+            and not manifest.quantization.get("reduce_range")
+            and not has_vnni()
+        ):
+            log.warning(
+                "%s was quantized for VNNI CPUs; on this CPU its int8 scores may drift (re-export with "
+                "--int8-preset portable)",
+                folder,
+            )
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(model_path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+            reason = str(exc).strip().splitlines()[0][:300]
+            raise ManifestError(f"{model_path}: cannot load the ONNX model ({reason})") from None
+        try:
+            tokenizer = Tokenizer.from_file(str(folder / manifest.tokenizer_file))
+        except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+            raise ManifestError(f"{folder / manifest.tokenizer_file}: cannot load the tokenizer ({exc})") from None
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return cls(folder, manifest, session, tokenizer, truncation, batch_size)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with [CLS]/[SEP], cut to max_length by the truncation policy."""
+        budget = self.max_length - 2
+        bound = self.max_length * CHARS_PER_TOKEN_BOUND
+        clipped = []
+        for text in texts:
+            if len(text) > 2 * bound:
+                text = {"head": text[:bound], "tail": text[-bound:], "head+tail": text[:bound] + text[-bound:]}[
+                    self.truncation
+                ]
+            clipped.append(text)
+        encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
+        out = []
+        for encoding in encodings:
+            ids = encoding.ids
+            if len(ids) > budget:
+                if self.truncation == "head":
+                    ids = ids[:budget]
+                elif self.truncation == "tail":
+                    ids = ids[-budget:]
+                else:
+                    head = budget // 2
+                    ids = ids[:head] + ids[len(ids) - (budget - head) :]
+            out.append([self._cls, *ids, self._sep])
+        return out
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.full((len(batch), width), self._pad, dtype=np.int64)
+        attention = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            attention[row, : len(ids)] = 1
+        feed = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": np.zeros_like(input_ids)}
+        return self._session.run(None, {name: feed[name] for name in self._inputs})[0].astype(np.float32)
+
+    def predict_logits(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Raw logits, one row per text; batches are sorted by length and padded to their own longest."""
+        texts = _check_texts(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.encode(texts)
+        order = np.argsort([len(ids) for ids in encoded], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            out[chunk] = self._run([encoded[i] for i in chunk])
+        return out
+
+    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Class probabilities, columns in `labels` order."""
+        return _softmax(self.predict_logits(texts))
+
+    def predict(self, texts: str | Sequence[str], top_k: int | None = None) -> list:
+        """{'label', 'score'} per text, or a list of the `top_k` best of them per text."""
+        probabilities = self.predict_proba(texts)
+        k = top_k or 1
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        results = [
+            [{"label": self.labels[j], "score": float(row[j])} for j in best]
+            for row, best in zip(probabilities, ranked, strict=True)
+        ]
+        return results if top_k else [r[0] for r in results]

@@ -1,0 +1,38 @@
+"""What the CPU can do, for benchmarks and for picking an int8 scheme (no third-party imports)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+from pathlib import Path
+
+FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8", "amx_bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_info() -> dict:
+    """CPU model, core count and the instruction-set flags that matter for int8 and bf16 kernels."""
+    model, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags = set(value.split())
+                if model != platform.machine():
+                    break
+    return {
+        "model": model,
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "flags": {name: name in flags for name in FLAGS},
+    }
+
+
+def has_vnni() -> bool:
+    """Whether int8 dot products run without 16-bit saturation (AVX-512 VNNI or AVX-VNNI)."""
+    flags = cpu_info()["flags"]
+    return flags["avx512_vnni"] or flags["avx_vnni"]
