@@ -24,7 +24,7 @@ EPOCHS = {
 }
 
 
-def variants(teacher: Path, augment_mlm: str | None) -> dict[str, list[str]]:
+def variants(teacher: Path, augment_mlm: str | None, unlabeled: str | None = None) -> dict[str, list[str]]:
     """Command lines of the student variants, keyed by a readable name."""
     distill = ["distill", "--teacher", teacher, "--student", STUDENT]
     logits = ["--soft-weight", "1", "--hard-weight", "0", "--temperature", "2"]
@@ -45,6 +45,8 @@ def variants(teacher: Path, augment_mlm: str | None) -> dict[str, list[str]]:
         "logit KD": [*distill, *logits],
         "logits + intermediate": [*distill, *logits, *intermediate],
     }
+    if unlabeled:
+        runs["logits + intermediate + unlabeled text"] = [*distill, *logits, *intermediate, "--unlabeled", unlabeled]
     if augment_mlm:
         runs["logits + intermediate + augmentation"] = [
             *distill,
@@ -58,13 +60,13 @@ def variants(teacher: Path, augment_mlm: str | None) -> dict[str, list[str]]:
     return runs
 
 
-def run_dataset(name: str, work: Path, augment_mlm: str | None) -> dict:
+def run_dataset(name: str, work: Path, augment_mlm: str | None, unlabeled: str | None = None) -> dict:
     """Every variant on one data set; returns their metrics and the teacher's."""
     teacher = work / "foundation" / name / "teacher"
     if not (teacher / "metrics.json").exists():
         raise SystemExit(f"no teacher at {teacher}: run benchmarks/foundation.py first")
     results = {}
-    for index, (label, args) in enumerate(variants(teacher, augment_mlm).items()):
+    for index, (label, args) in enumerate(variants(teacher, augment_mlm, unlabeled).items()):
         results[label] = produce(work / "distill" / name / f"v{index}", *args, "--data", name, *COMMON, *EPOCHS[name])
     return results
 
@@ -100,8 +102,10 @@ def write_report(all_results: dict, augment_mlm: str | None) -> None:
         teacher = json.loads((teacher_dir / "metrics.json").read_text(encoding="utf-8"))
         machine = teacher["machine"]
         acc, params = teacher["test"]["accuracy"], teacher["parameters"]
+        config = json.loads((teacher_dir / "config.json").read_text(encoding="utf-8"))
+        shape = f"{config['num_hidden_layers']}×{config['hidden_size']}"
         lines.append(
-            f"| {name} | teacher: BERT 4×256 from zero | {params / 1e6:.2f} M | {acc:.4f} | "
+            f"| {name} | teacher: BERT {shape} from zero | {params / 1e6:.2f} M | {acc:.4f} | "
             f"{teacher['test']['macro_f1']:.4f} | 100% |"
         )
         for label, metrics in results.items():
@@ -113,7 +117,8 @@ def write_report(all_results: dict, augment_mlm: str | None) -> None:
             "vocabulary (`--augment-mlm`), which comes from `zhcls pretrain` (not built yet).",
         ]
     if machine:
-        lines += ["", f"Machine: {machine['processor']}, {machine['threads']} threads, torch {machine['torch']}."]
+        gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ""
+        lines += ["", f"Machine: {machine['processor']}, {machine['threads']} threads{gpu}, torch {machine['torch']}."]
     write_results("distill", lines, all_results)
 
 
@@ -122,9 +127,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "runs")
     parser.add_argument("--datasets", nargs="+", default=list(EPOCHS))
     parser.add_argument("--augment-mlm", default=None)
+    parser.add_argument(
+        "--unlabeled",
+        nargs="*",
+        default=[],
+        metavar="DATASET=FILE",
+        help="in-domain unlabeled text per data set (its dev/test texts are dropped by zhcls distill)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="train only (the GPU half of gpu_e2e.sh)")
     args = parser.parse_args()
-    results = {name: run_dataset(name, args.work, args.augment_mlm) for name in args.datasets}
-    write_report(results, args.augment_mlm)
+    unlabeled = dict(item.split("=", 1) for item in args.unlabeled)
+    results = {name: run_dataset(name, args.work, args.augment_mlm, unlabeled.get(name)) for name in args.datasets}
+    if not args.no_report:
+        write_report(results, args.augment_mlm)
 
 
 if __name__ == "__main__":
