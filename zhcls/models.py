@@ -40,15 +40,43 @@ def _load_error(kind: str, name: str, exc: Exception) -> UserError:
 def load_tokenizer(name_or_dir: str | Path) -> Any:
     """A fast tokenizer from a hub id or a directory."""
     _torch_extra()
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir))
-    except (OSError, ValueError, TypeError) as exc:
-        raise _load_error("tokenizer", str(name_or_dir), exc) from None
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        if not (Path(name_or_dir) / "tokenizer.json").exists():
+            raise _load_error("tokenizer", str(name_or_dir), exc) from None
+        # A tokenizer class this transformers version does not know (transformers 5 writes
+        # "TokenizersBackend"): tokenizer.json alone holds the whole pipeline.
+        tokenizer = _quietly(PreTrainedTokenizerFast.from_pretrained, str(name_or_dir))
     if not tokenizer.is_fast:
         raise UserError(f"tokenizer '{name_or_dir}' has no tokenizer.json (fast tokenizer); zhcls needs one")
     return tokenizer
+
+
+def save_tokenizer(tokenizer: Any, folder: str | Path) -> None:
+    """Save a fast tokenizer so that transformers 4.x and 5.x both load it (the generic fast class)."""
+    import json
+
+    tokenizer.save_pretrained(str(folder))
+    config_path = Path(folder) / "tokenizer_config.json"
+    record = json.loads(config_path.read_text(encoding="utf-8"))
+    if record.get("tokenizer_class") == "TokenizersBackend":
+        record["tokenizer_class"] = "PreTrainedTokenizerFast"
+        config_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _quietly(load: Any, *args: Any) -> Any:
+    """Call a transformers loader without its class-mismatch warning (expected on the fallback path)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return load(*args)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def preset_config(preset: str, vocab_size: int, **overrides: Any) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zhcls.data.words import segment
 from zhcls.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,6 @@ class Augmented:
     source: int
     words: tuple[str, ...]
     replaced: tuple[int, ...]
-
-
-def segment(text: str) -> list[str]:
-    """jieba's words, white space kept so that joining them gives the text back."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.lcut(text)
 
 
 class MaskedLMCandidates:

@@ -233,7 +233,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     from transformers import DataCollatorWithPadding
 
     from zhcls.distill.students import build_student
-    from zhcls.models import load_classifier, load_tokenizer, model_labels
+    from zhcls.models import load_classifier, load_tokenizer, model_labels, save_tokenizer
     from zhcls.train.finetune import evaluate_classifier, machine_info
 
     run = RunDir(config.output)
@@ -267,7 +267,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
             teacher, tokenizer, texts, config.max_length, run.work / "teacher_logits.safetensors"
         )
 
-    def collate(indices: list[int]) -> dict:
+    def collate(indices: list[int], epoch: int = 0) -> dict:
         batch = pad([{"input_ids": encoded[i]} for i in indices])
         batch["labels"] = torch.tensor([targets[i] for i in indices])
         if cached_logits is not None:
@@ -282,7 +282,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     def save_best(module: DistillModule, folder: Path) -> None:
         module.student.save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
+        save_tokenizer(tokenizer, folder)
 
     lengths = [len(ids) for ids in encoded]
     common = {"lengths": lengths, "collate": collate, "loss_fn": lambda m, batch: m(batch), "save_best": save_best}

@@ -93,7 +93,7 @@ def train_classifier(
     from accelerate.utils import set_seed
     from transformers import DataCollatorWithPadding
 
-    from zhcls.models import build_classifier, load_classifier, load_tokenizer
+    from zhcls.models import build_classifier, load_classifier, load_tokenizer, save_tokenizer
 
     run = RunDir(config.output)
     run.check(resume=resume, overwrite=overwrite)
@@ -108,7 +108,7 @@ def train_classifier(
     targets = [label_ids[label] for label in splits.train.labels]
     pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
 
-    def collate(indices: list[int]) -> dict:
+    def collate(indices: list[int], epoch: int = 0) -> dict:
         return pad([{"input_ids": encoded[i], "labels": targets[i]} for i in indices])
 
     def evaluate(current: Any) -> dict:
@@ -117,7 +117,7 @@ def train_classifier(
 
     def save_best(current: Any, folder: Path) -> None:
         current.save_pretrained(folder, safe_serialization=True)
-        tokenizer.save_pretrained(folder)
+        save_tokenizer(tokenizer, folder)
 
     start_run(run, resume=resume)
     result = fit(

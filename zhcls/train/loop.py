@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ class LoopSettings:
     patience: int = 2
     precision: str = "auto"
     log_every: int = 20
+    minutes: float | None = None  # a budget of training-step time; warmup and decay are tied to it
 
     def __post_init__(self) -> None:
         checks = [
@@ -59,6 +59,7 @@ class LoopSettings:
             (self.checkpoint_every >= 0, "--checkpoint-every must be 0 (epoch ends only) or more"),
             (self.patience >= 0, "--patience must be 0 (no early stopping) or more"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
+            (self.minutes is None or self.minutes > 0, "--minutes must be positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -183,6 +184,33 @@ def _trim_log(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class LinearSchedule:
+    """Linear warmup then linear decay to zero, over steps or over a time budget, whichever runs out first."""
+
+    warmup_ratio: float
+    total_steps: int
+    minutes: float | None = None
+
+    def progress(self, state: LoopState) -> float:
+        """How far the run is, from 0 to 1."""
+        done = state.step / max(self.total_steps, 1)
+        if self.minutes:
+            done = max(done, state.train_seconds / (60 * self.minutes))
+        return min(done, 1.0)
+
+    def factor(self, state: LoopState) -> float:
+        """The learning-rate multiplier at this point of the run."""
+        done = self.progress(state)
+        if done < self.warmup_ratio:
+            return done / self.warmup_ratio
+        return max(0.0, (1 - done) / (1 - self.warmup_ratio))
+
+    def out_of_time(self, state: LoopState) -> bool:
+        """Whether a time budget is set and spent."""
+        return bool(self.minutes) and state.train_seconds >= 60 * self.minutes
+
+
 @dataclass
 class FitResult:
     """The final state of a run and the process layout it ran with."""
@@ -197,7 +225,7 @@ def fit(
     model: torch.nn.Module,
     *,
     lengths: Sequence[int],
-    collate: Callable[[list[int]], dict[str, torch.Tensor]],
+    collate: Callable[[list[int], int], dict[str, torch.Tensor]],
     loss_fn: Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor],
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None,
     metric: str,
@@ -209,10 +237,11 @@ def fit(
 ) -> FitResult:
     """Train `model` on examples 0..len(lengths)-1, keeping the best model by dev `metric` in `run.best`.
 
+    `collate(indices, epoch)` builds a batch. With `settings.minutes`, the run also stops when its
+    training-step time reaches the budget, with the learning rate decayed to zero by then.
     The caller has called `start_run(run, resume)` first.
     """
     from accelerate import Accelerator
-    from transformers import get_linear_schedule_with_warmup
 
     precision = resolve_precision(settings.precision)
     accelerator = Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
@@ -222,17 +251,18 @@ def fit(
     steps_per_epoch = len(epoch_batches(lengths, settings.batch_size, settings.seed, 0, world * settings.grad_accum))
     total_steps = steps_per_epoch * settings.epochs
     optimizer = torch.optim.AdamW(decay_groups(model, settings.weight_decay), lr=settings.lr)
-    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(settings.warmup_ratio * total_steps), total_steps)
+    state = LoopState()
+    schedule = LinearSchedule(settings.warmup_ratio, total_steps, settings.minutes)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: schedule.factor(state))
     # The scheduler stays unprepared: accelerate would step it once per process.
     model, optimizer = accelerator.prepare(model, optimizer)
 
     if resume:
-        state = _load_checkpoint(run, accelerator, model, optimizer, scheduler)
+        state.__dict__.update(_load_checkpoint(run, accelerator, model, optimizer, scheduler).__dict__)
         if accelerator.is_main_process:
             _trim_log(run.log, state.step)
         log.info("resuming at step %d (epoch %d, batch %d)", state.step, state.epoch + 1, state.batch)
     else:
-        state = LoopState()
         torch.manual_seed(settings.seed + rank)  # dropout masks: distinct per process, fixed per run
 
     def write_log(event: dict) -> None:
@@ -256,24 +286,29 @@ def fit(
                 local = global_batch[part :: settings.grad_accum][rank::world]
                 last = part == settings.grad_accum - 1
                 with nullcontext() if last else accelerator.no_sync(model):
-                    batch = {k: v.to(accelerator.device) for k, v in collate(local).items()}
+                    batch = {k: v.to(accelerator.device) for k, v in collate(local, epoch).items()}
                     loss = loss_fn(model, batch) / settings.grad_accum
                     accelerator.backward(loss)
                 step_loss += loss.item()
             if settings.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
-            scheduler.step()
             optimizer.zero_grad(set_to_none=True)
 
             state.step += 1
             state.batch = index + 1
             state.examples_seen += len(global_batch)
-            state.train_seconds += time.perf_counter() - started
+            step_seconds = time.perf_counter() - started
+            if settings.minutes and world > 1:
+                # One clock for all processes: the time-tied learning rate and the stop must agree.
+                step_seconds = accelerator.reduce(torch.tensor(step_seconds, device=accelerator.device), "max").item()
+            state.train_seconds += step_seconds
+            scheduler.step()  # after the counters: the schedule reads them
             window_loss += step_loss
             window_examples += len(global_batch)
             bar.update(1)
-            if state.step % settings.log_every == 0 or index + 1 == len(batches):
+            out_of_time = schedule.out_of_time(state)
+            if state.step % settings.log_every == 0 or index + 1 == len(batches) or out_of_time:
                 elapsed = time.perf_counter() - window_start
                 steps_in_window = state.step % settings.log_every or settings.log_every
                 event = {
@@ -287,6 +322,9 @@ def fit(
                 bar.set_postfix(loss=f"{event['loss']:.4f}", ex_s=f"{event['examples_per_s']:.1f}", refresh=False)
                 write_log(event)
                 window_loss, window_examples, window_start = 0.0, 0, time.perf_counter()
+            if out_of_time:
+                state.stopped_early = True
+                break
             if settings.checkpoint_every and state.step % settings.checkpoint_every == 0 and index + 1 < len(batches):
                 _save_checkpoint(run, accelerator, model, optimizer, scheduler, state)
 
@@ -307,7 +345,8 @@ def fit(
         else:
             state.bad_epochs += 1
         state.epoch, state.batch = epoch + 1, 0
-        state.stopped_early = bool(settings.patience) and state.bad_epochs >= settings.patience
+        patience_ran_out = bool(settings.patience) and state.bad_epochs >= settings.patience
+        state.stopped_early = state.stopped_early or patience_ran_out
         write_log({"event": "eval", "step": state.step, "epoch": epoch + 1, **scores, "best": improved})
         log.info("epoch %d: dev %s %.4f%s", epoch + 1, metric, value, " (best)" if improved else "")
         _save_checkpoint(run, accelerator, model, optimizer, scheduler, state)

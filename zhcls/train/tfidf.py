@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from zhcls.data import DatasetSplits
+from zhcls.data.words import words_without_space
 from zhcls.errors import UserError, require
 from zhcls.evaluation import classification_metrics
 
@@ -33,22 +34,12 @@ FEATURES: dict[str, dict] = {
 C_GRID = (1.0, 4.0, 16.0)
 
 
-def jieba_words(text: str) -> list[str]:
-    """jieba's words of `text` without pure white space."""
-    import jieba
-
-    return [w for w in jieba.lcut(text) if w.strip()]
-
-
 def _vectorizer(family: str, vocabulary: dict[str, int] | None = None):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     params = dict(FEATURES[family])
     if family == "word":
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        params["tokenizer"] = jieba_words
+        params["tokenizer"] = words_without_space
     return TfidfVectorizer(vocabulary=vocabulary, **params)
 
 

@@ -1,0 +1,290 @@
+"""Masked-language-model pretraining from zero or from a checkpoint (`zhcls pretrain`).
+
+Tokens per second decide what a CPU can learn in an hour, so the step does only what the objective
+needs: lines packed into full blocks (no padding), the prediction head applied to the masked positions
+only, dropout off while pretraining, and a learning-rate schedule tied to a time budget.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zhcls.data.corpus import CorpusStats, read_corpus
+from zhcls.errors import UserError
+from zhcls.pretrain.masking import Blocks, MaskingSettings, mask_block, pack_blocks, replacement_vocabulary
+from zhcls.train.loop import LoopSettings, fit, start_run
+from zhcls.train.rundir import RunDir, write_json
+
+log = logging.getLogger(__name__)
+
+FINE_TUNING_DROPOUT = 0.1  # what the saved config carries, for `zhcls train`
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """What to pretrain, on which text, and where the result goes."""
+
+    output: Path
+    corpora: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    objective: str = "mlm"
+    preset: str | None = None
+    tokenizer: str | None = None
+    model: str | None = None
+    max_length: int = 128
+    masking: MaskingSettings = field(default_factory=MaskingSettings)
+    heldout_fraction: float = 0.02
+    loop: LoopSettings = field(default_factory=LoopSettings)
+
+    def __post_init__(self) -> None:
+        if self.objective != "mlm":
+            raise UserError(f"--objective {self.objective} is not available yet; use mlm")
+        if (self.model is None) == (self.preset is None):
+            raise UserError("give exactly one of --model (continue a checkpoint) or --preset (random init)")
+        if self.preset is not None and self.tokenizer is None:
+            raise UserError("--preset starts from random weights and needs --tokenizer DIR (make one with zhcls vocab)")
+        if not 8 <= self.max_length <= 512:
+            raise UserError("--max-length must be between 8 and 512")
+        if not 0 < self.heldout_fraction < 0.5:
+            raise UserError("--heldout-fraction must be between 0 and 0.5")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record of the resolved configuration."""
+        record = asdict(self)
+        record["output"] = str(self.output)
+        return record
+
+
+class MaskedLMObjective(torch.nn.Module):
+    """Cross-entropy of a masked-language model, with its prediction head run on masked positions only.
+
+    A wrapper module so that DDP sees one forward call; BERT-family models (a `.cls` head over a
+    `.bert` encoder) take the fast path, any other masked-LM computes its full head.
+    """
+
+    def __init__(self, model: Any):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The mean loss over the masked positions of the batch."""
+        labels = batch.pop("labels")
+        if hasattr(self.model, "bert") and hasattr(self.model, "cls"):
+            hidden = self.model.bert(**batch).last_hidden_state
+            chosen = labels != -100
+            logits = self.model.cls(hidden[chosen])
+            return F.cross_entropy(logits.float(), labels[chosen])
+        logits = self.model(**batch).logits
+        return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+
+
+def build_masked_lm(config: PretrainConfig, tokenizer: Any) -> Any:
+    """A masked-language model from a preset (random weights, dropout off) or a checkpoint."""
+    from transformers import AutoModelForMaskedLM, BertForMaskedLM
+
+    from zhcls.models import preset_config
+
+    if config.preset is not None:
+        shape = preset_config(config.preset, len(tokenizer), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        shape.pad_token_id = tokenizer.pad_token_id
+        return BertForMaskedLM(shape)
+    try:
+        model = AutoModelForMaskedLM.from_pretrained(config.model)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load masked-language model '{config.model}': {exc}") from None
+    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        if hasattr(model.config, name):
+            setattr(model.config, name, 0.0)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return model
+
+
+def load_blocks(config: PretrainConfig, tokenizer: Any, cache: Path) -> tuple[Blocks, dict]:
+    """The corpus packed into blocks, built once and cached in the run's work area (resume reuses it)."""
+    if cache.exists():
+        saved = np.load(cache)
+        stats = json.loads(str(saved["stats"]))
+        return Blocks(saved["input_ids"], saved["word_ids"]), stats
+    stats = CorpusStats()
+    texts = read_corpus(config.corpora, config.exclude, stats)
+    blocks = pack_blocks(texts, tokenizer, config.max_length, config.masking.whole_word)
+    record = stats.to_dict()
+    tmp = cache.with_name(cache.name + ".tmp.npz")
+    np.savez(tmp, input_ids=blocks.input_ids, word_ids=blocks.word_ids, stats=json.dumps(record))
+    tmp.replace(cache)
+    log.info(
+        "corpus: %d lines, %d characters, %d blocks of %d tokens",
+        stats.lines,
+        stats.characters,
+        len(blocks),
+        config.max_length,
+    )
+    return blocks, record
+
+
+def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = False) -> dict:
+    """Pretrain, keep the checkpoint with the best held-out masked accuracy, publish the model directory."""
+    from accelerate import PartialState
+    from accelerate.utils import set_seed
+
+    from zhcls.models import load_tokenizer, save_tokenizer
+    from zhcls.train.finetune import machine_info
+
+    run = RunDir(config.output)
+    run.check(resume=resume, overwrite=overwrite)
+    tokenizer = load_tokenizer(config.tokenizer or config.model)
+    if tokenizer.mask_token_id is None:
+        raise UserError(f"tokenizer '{config.tokenizer or config.model}' has no [MASK] token")
+    start_run(run, resume=resume)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    cache = run.work / "blocks.npz"
+    if state.is_main_process:
+        load_blocks(config, tokenizer, cache)
+    state.wait_for_everyone()
+    blocks, corpus_stats = load_blocks(config, tokenizer, cache)
+
+    heldout_count = max(1, int(len(blocks) * config.heldout_fraction)) if len(blocks) > 1 else 0
+    split_rng = np.random.default_rng([config.loop.seed, 1])
+    order = split_rng.permutation(len(blocks))
+    heldout, train = order[:heldout_count], order[heldout_count:]
+    if len(train) == 0:
+        raise UserError("the corpus is too small: it fills one block; add text or lower --max-length")
+    replacements = replacement_vocabulary(tokenizer)
+    seed, mask_id = config.loop.seed, tokenizer.mask_token_id
+
+    def masked_batch(block_indices: np.ndarray, epoch: int, salt: int) -> dict[str, torch.Tensor]:
+        inputs, labels = [], []
+        for index in block_indices:
+            rng = np.random.default_rng([seed, salt, epoch, int(index)])  # fresh every epoch, same on resume
+            masked, label = mask_block(
+                blocks.input_ids[index], blocks.word_ids[index], config.masking, rng, mask_id, replacements
+            )
+            inputs.append(masked)
+            labels.append(label)
+        input_ids = torch.from_numpy(np.stack(inputs).astype(np.int64))
+        return {
+            "input_ids": input_ids,
+            "attention_mask": (input_ids != tokenizer.pad_token_id).long(),
+            "labels": torch.from_numpy(np.stack(labels).astype(np.int64)),
+        }
+
+    # Held-out blocks keep one fixed set of masks, so that every evaluation scores the same task.
+    heldout_batches = [masked_batch(heldout[i : i + 64], 0, 2) for i in range(0, len(heldout), 64)]
+
+    set_seed(seed)
+    model = build_masked_lm(config, tokenizer)
+    objective = MaskedLMObjective(model)
+
+    def evaluate(module: MaskedLMObjective) -> dict:
+        return heldout_scores(module.model, heldout_batches)
+
+    def save_best(module: MaskedLMObjective, folder: Path) -> None:
+        module.model.save_pretrained(folder, safe_serialization=True)
+        save_tokenizer(tokenizer, folder)
+
+    result = fit(
+        objective,
+        lengths=[config.max_length] * len(train),
+        collate=lambda indices, epoch: masked_batch(train[indices], epoch, 1),
+        loss_fn=lambda module, batch: module(batch),
+        evaluate=evaluate if heldout_count else None,
+        metric="masked_accuracy",
+        save_best=save_best,
+        settings=config.loop,
+        run=run,
+        resume=resume,
+        desc="pretrain",
+    )
+    if not result.is_main_process:
+        return {}
+
+    state_ = result.state
+    final = heldout_scores(model, heldout_batches) if heldout_count else {}
+    tokens = state_.examples_seen * config.max_length
+    metrics = {
+        "task": "pretrain",
+        "objective": config.objective,
+        "whole_word_masking": config.masking.whole_word,
+        "mask_rate": config.masking.rate,
+        "model": config.model or f"preset:{config.preset}",
+        "shape": {k: getattr(model.config, k) for k in ("num_hidden_layers", "hidden_size", "vocab_size")},
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "corpus": {**corpus_stats, "blocks": len(blocks), "train_blocks": len(train), "heldout_blocks": heldout_count},
+        "steps": state_.step,
+        "epochs_run": state_.epoch,
+        "tokens_seen": tokens,
+        "train_minutes": round(state_.train_seconds / 60, 2),
+        "tokens_per_s": round(tokens / max(state_.train_seconds, 1e-9), 1),
+        "stopped_by_budget": bool(config.loop.minutes) and state_.train_seconds >= 60 * config.loop.minutes,
+        "precision": result.precision,
+        "num_processes": result.num_processes,
+        "machine": machine_info(),
+        "heldout_final": final,
+        "heldout_best": heldout_scores(_reload(run.best), heldout_batches) if heldout_count else {},
+    }
+    staging = run.staging
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(run.best, staging)
+    _restore_dropout(staging / "config.json")
+    shutil.copy2(run.log, staging / "train_log.jsonl")
+    write_json(staging / "pretrain_config.json", config.to_dict())
+    write_json(staging / "metrics.json", metrics)
+    run.publish()
+    log.info(
+        "wrote %s (held-out masked accuracy %.4f)", config.output, metrics["heldout_best"].get("masked_accuracy", 0)
+    )
+    return metrics
+
+
+def _reload(folder: Path) -> Any:
+    from transformers import AutoModelForMaskedLM
+
+    return AutoModelForMaskedLM.from_pretrained(folder)
+
+
+def _restore_dropout(config_path: Path) -> None:
+    """Pretraining ran without dropout; fine-tuning the saved checkpoint should have it back."""
+    record = json.loads(config_path.read_text(encoding="utf-8"))
+    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        if name in record:
+            record[name] = FINE_TUNING_DROPOUT
+    write_json(config_path, record)
+
+
+@torch.inference_mode()
+def heldout_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> dict:
+    """Masked-token loss and accuracy on fixed held-out masks."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, correct, count = 0.0, 0, 0
+    for batch in batches:
+        labels = batch["labels"].to(device)
+        logits = model(
+            input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
+        ).logits
+        chosen = labels != -100
+        picked = logits[chosen].float()
+        total_loss += F.cross_entropy(picked, labels[chosen], reduction="sum").item()
+        correct += int((picked.argmax(-1) == labels[chosen]).sum())
+        count += int(chosen.sum())
+    model.train(was_training)
+    return {
+        "masked_loss": total_loss / max(count, 1),
+        "masked_accuracy": correct / max(count, 1),
+        "masked_tokens": count,
+    }
+
+
+__all__ = ["MaskedLMObjective", "PretrainConfig", "heldout_scores", "pretrain"]
