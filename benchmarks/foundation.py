@@ -22,7 +22,9 @@ from zhcls.models import PRESETS as PRESETS_SHAPE
 # shape is trained; the one with the best dev accuracy becomes `teacher` (test accuracy is never looked at).
 TEACHER = {
     "chnsenticorp": "--epochs 8 --lr 5e-4 --batch-size 32 --patience 3 --max-length 128".split(),
-    "online-shopping-10": "--epochs 3 --lr 5e-4 --batch-size 64 --patience 2 --max-length 128 --checkpoint-every 100".split(),
+    "online-shopping-10": (
+        "--epochs 3 --lr 5e-4 --batch-size 64 --patience 2 --max-length 128 --checkpoint-every 100".split()
+    ),
 }
 CANDIDATES = ("mini", "small")
 
@@ -61,9 +63,9 @@ def write_report(results: dict) -> None:
         "Reproduce: `python benchmarks/foundation.py`. Split: stratified 80/10/10, split seed 0, exact duplicates",
         "removed; model selection on dev only. Teachers are BERT encoders from random initialization (no",
         "pretrained Chinese checkpoint is reachable on these machines) with a WordPiece vocabulary trained on the",
-        f"training split; each shape in {', '.join(CANDIDATES)} is trained and the best on dev becomes the teacher (★).",
+        f"training split; each shape in {', '.join(CANDIDATES)} is trained, the best on dev becomes the teacher (★).",
         "",
-        "| data set | train / dev / test | model | params | dev accuracy | test accuracy | test macro-F1 | train time |",
+        "| data set | train / dev / test | model | params | dev acc. | test accuracy | test macro-F1 | train time |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     machines = []

