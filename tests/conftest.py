@@ -101,25 +101,19 @@ TRAIN_FLAGS = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-len
 @pytest.fixture(scope="session")
 def trained_classifier(tmp_path_factory, tiny_encoder_dir, synthetic_csv) -> Path:
     """A tiny classifier trained on the synthetic task with `zhcls train` (the teacher of the distill tests)."""
+    output = tmp_path_factory.mktemp("trained") / "model"
+    run_zhcls("train", "--model", tiny_encoder_dir, "--data", synthetic_csv, "--output", output, *TRAIN_FLAGS)
+    return output
+
+
+def run_zhcls(*args: str) -> None:
+    """Run `zhcls ARGS...` in-process for a session fixture, which cannot use `run_cli`; it must succeed."""
     from zhcls.cli import main
 
-    output = tmp_path_factory.mktemp("trained") / "model"
-    argv = [
-        "zhcls",
-        "train",
-        "--model",
-        str(tiny_encoder_dir),
-        "--data",
-        str(synthetic_csv),
-        "--output",
-        str(output),
-        *TRAIN_FLAGS,
-    ]
-    old, sys.argv = sys.argv, argv
+    old, sys.argv = sys.argv, ["zhcls", *map(str, args)]
     try:
         with pytest.raises(SystemExit) as exit_info:
             main()
     finally:
         sys.argv = old
     assert exit_info.value.code == 0
-    return output

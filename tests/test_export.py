@@ -8,7 +8,7 @@ import json
 import numpy as np
 import onnx
 import pytest
-from conftest import synthetic_rows
+from conftest import run_zhcls, synthetic_rows
 
 from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier, Manifest, ManifestError
@@ -25,20 +25,10 @@ def _export(run_cli, model, output, *flags):
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory, trained_classifier):
     """fp32 (fused) and dynamic-int8 exports of the tiny trained classifier, made through the CLI."""
-    import sys
-
-    from zhcls.cli import main
-
     root = tmp_path_factory.mktemp("exports")
     made = {}
     for name, flags in {"fp32": [], "int8": ["--int8"], "raw": ["--no-fuse"]}.items():
-        old, sys.argv = sys.argv, ["zhcls", "export", str(trained_classifier), "--output", str(root / name), *flags]
-        try:
-            with pytest.raises(SystemExit) as exit_info:
-                main()
-        finally:
-            sys.argv = old
-        assert exit_info.value.code == 0
+        run_zhcls("export", trained_classifier, "--output", root / name, *flags)
         made[name] = root / name
     return made
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,8 +101,8 @@ def _delimited_rows(text: str, delimiter: str, source: str) -> Iterator[tuple[in
         raise UserError(f"{source}:{reader.line_num}: malformed row ({exc})") from None
 
 
-def _jsonl_rows(text: str, source: str) -> Iterator[tuple[int, dict]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -157,7 +157,7 @@ def read_examples(
 
     if fmt == "jsonl":
         text_key = label_key = None
-        for line, record in _jsonl_rows(text, source):
+        for line, record in _jsonl_rows(text.splitlines(), source):
             if text_key is None:
                 keys = list(record)
                 text_key = keys[_pick_column(keys, text_col, TEXT_COLUMNS, "text", source)]
@@ -213,13 +213,7 @@ def stream_texts(path: str | Path, text_col: str | None = None) -> Iterator[str]
                     yield line.rstrip("\r\n")
             elif fmt == "jsonl":
                 key = None
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise UserError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+                for _, record in _jsonl_rows(handle, str(path)):
                     if key is None:
                         key = list(record)[_pick_column(list(record), text_col, TEXT_COLUMNS, "text", str(path))]
                     yield str(record.get(key, ""))
