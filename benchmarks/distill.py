@@ -12,6 +12,7 @@ Re-runnable: finished runs are skipped, interrupted ones resume.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from _common import ROOT, produce, write_results
@@ -60,14 +61,20 @@ def variants(teacher: Path, augment_mlm: str | None, unlabeled: str | None = Non
     return runs
 
 
-def run_dataset(name: str, work: Path, teachers: Path, augment_mlm: str | None, unlabeled: str | None = None) -> dict:
-    """Every variant on one data set; returns their metrics and the teacher's."""
+def run_dataset(
+    name: str, work: Path, teachers: Path, augment_mlm: str | None, unlabeled: str | None = None, train: bool = True
+) -> dict:
+    """Every variant on one data set (with `train=False`, only those already finished); returns their metrics."""
     teacher = teachers / name / "teacher"
     if not (teacher / "metrics.json").exists():
         raise SystemExit(f"no teacher at {teacher}: run benchmarks/gpu_e2e.sh or benchmarks/foundation.py first")
     results = {}
     for index, (label, args) in enumerate(variants(teacher, augment_mlm, unlabeled).items()):
-        results[label] = produce(work / "distill" / name / f"v{index}", *args, "--data", name, *COMMON, *EPOCHS[name])
+        output = work / "distill" / name / f"v{index}"
+        if train:
+            results[label] = produce(output, *args, "--data", name, *COMMON, *EPOCHS[name])
+        elif (output / "metrics.json").exists():
+            results[label] = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
     return results
 
 
@@ -75,50 +82,59 @@ def _row(name: str, label: str, metrics: dict, teacher_acc: float, teacher_param
     params = metrics.get("student_parameters", metrics.get("parameters"))
     acc, f1 = metrics["test"]["accuracy"], metrics["test"]["macro_f1"]
     return (
-        f"| {name} | {label} | {params / 1e6:.2f} M ({teacher_params / params:.1f}× smaller) | {acc:.4f} | "
-        f"{f1:.4f} | {100 * acc / teacher_acc:.1f}% |"
+        f"| {name} | {label} | {params / 1e6:.2f} M ({teacher_params / params:.1f}× smaller) | "
+        f"{metrics['dev']['accuracy']:.4f} | {acc:.4f} | {f1:.4f} | {100 * acc / teacher_acc:.1f}% |"
     )
 
 
-def write_report(all_results: dict, teachers: Path, augment_mlm: str | None) -> None:
-    """benchmarks/results/distill.md and .json."""
-    import json
+def _machine(metrics: dict) -> str:
+    machine = metrics["machine"]
+    gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ""
+    return f"{machine['processor']}, {machine['threads']} threads{gpu}, torch {machine['torch']}"
 
+
+def write_report(all_results: dict, teachers: Path, augment_mlm: str | None, unlabeled: dict) -> None:
+    """benchmarks/results/distill.md and .json."""
     lines = [
         "# Distillation: what each part buys",
         "",
-        "Reproduce: `python benchmarks/foundation.py && python benchmarks/distill.py`. Split: the teacher's,",
-        "stratified 80/10/10, split seed 0, duplicates removed; every checkpoint chosen on dev. Student: "
-        f"`{STUDENT}` (2 layers × 128), sharing the teacher's vocabulary; lr 1e-3, batch 32, max length 128.",
-        "KD: soft-label KL at T = 2. Intermediate: TinyBERT two-stage (3 epochs of embedding + hidden-state +",
-        "attention MSE over the uniform layer map, then the prediction layer).",
+        "Reproduce: `bash benchmarks/gpu_e2e.sh …` (teachers), then `python benchmarks/distill.py`. Split: the",
+        "teacher's, stratified 80/10/10, split seed 0, duplicates removed; every checkpoint chosen on dev. Student:",
+        f"`{STUDENT}` (2 layers × 128, random init), sharing the teacher's vocabulary; lr 1e-3, batch 32, max length",
+        "128. KD: soft-label KL at T = 2. Intermediate: TinyBERT two-stage (3 epochs of embedding + hidden-state +",
+        "attention MSE over the uniform layer map through learned projections, then the prediction layer).",
         "",
-        "| data set | model | parameters | test accuracy | test macro-F1 | retention (test acc / teacher) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| data set | model | parameters | dev accuracy | test accuracy | test macro-F1 | retention (test) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    machine = None
+    machines, missing = set(), []
     for name, results in all_results.items():
         teacher_dir = teachers / name / "teacher"
         teacher = json.loads((teacher_dir / "metrics.json").read_text(encoding="utf-8"))
-        machine = teacher["machine"]
         acc, params = teacher["test"]["accuracy"], teacher["parameters"]
         config = json.loads((teacher_dir / "config.json").read_text(encoding="utf-8"))
         shape = f"{config['num_hidden_layers']}×{config['hidden_size']}"
         lines.append(
-            f"| {name} | teacher: BERT {shape} from zero | {params / 1e6:.2f} M | {acc:.4f} | "
-            f"{teacher['test']['macro_f1']:.4f} | 100% |"
+            f"| {name} | teacher: BERT {shape}, pretrained here ({teacher['model']}) | {params / 1e6:.2f} M | "
+            f"{teacher['dev']['accuracy']:.4f} | {acc:.4f} | {teacher['test']['macro_f1']:.4f} | 100% |"
         )
-        for label, metrics in results.items():
-            lines.append(_row(name, label, metrics, acc, params))
+        machines.add(f"teacher: {_machine(teacher)}")
+        teacher_path = teachers / name / "teacher"
+        for label in variants(teacher_path, augment_mlm, unlabeled.get(name)):
+            if label in results:
+                lines.append(_row(name, label, results[label], acc, params))
+                machines.add(f"students: {_machine(results[label])}")
+            else:
+                missing.append(f"{name}: {label}")
+    if missing:
+        lines += ["", "Not run yet (re-run the script; finished runs are skipped): " + "; ".join(missing) + "."]
     if not augment_mlm:
         lines += [
             "",
-            "Augmentation is not measured yet: it needs a masked-language model with the teacher's",
-            "vocabulary (`--augment-mlm`), which comes from `zhcls pretrain` (not built yet).",
+            "Augmentation (`--augment N --augment-mlm DIR`) is not in this table: it needs `--augment-mlm` (the",
+            "pretraining checkpoint, runs/pretrained/mlm) and its candidate search is slow on 2 CPU cores.",
         ]
-    if machine:
-        gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ""
-        lines += ["", f"Machine: {machine['processor']}, {machine['threads']} threads{gpu}, torch {machine['torch']}."]
+    lines += ["", *(f"Machine, {text}." for text in sorted(machines))]
     write_results("distill", lines, all_results)
 
 
@@ -140,15 +156,19 @@ def main() -> None:
         metavar="DATASET=FILE",
         help="in-domain unlabeled text per data set (its dev/test texts are dropped by zhcls distill)",
     )
-    parser.add_argument("--no-report", action="store_true", help="train only (the GPU half of gpu_e2e.sh)")
+    stage = parser.add_mutually_exclusive_group()
+    stage.add_argument("--no-report", action="store_true", help="train only")
+    stage.add_argument("--report-only", action="store_true", help="report the finished runs, train nothing")
     args = parser.parse_args()
     unlabeled = dict(item.split("=", 1) for item in args.unlabeled)
     results = {
-        name: run_dataset(name, args.work, args.teachers, args.augment_mlm, unlabeled.get(name))
+        name: run_dataset(
+            name, args.work, args.teachers, args.augment_mlm, unlabeled.get(name), train=not args.report_only
+        )
         for name in args.datasets
     }
     if not args.no_report:
-        write_report(results, args.teachers, args.augment_mlm)
+        write_report(results, args.teachers, args.augment_mlm, unlabeled)
 
 
 if __name__ == "__main__":

@@ -267,7 +267,13 @@ def train(**kwargs) -> None:
 @click.option("--preset", default=None, help="Start from random weights of a named shape (tiny, mini, small, ...).")
 @click.option("--tokenizer", default=None, help="Tokenizer directory (zhcls vocab) for --preset.")
 @click.option("--model", default=None, help="Continue pretraining this checkpoint (hub id or directory) on your text.")
-@click.option("--objective", default="mlm", type=click.Choice(["mlm"]), help="Pretraining objective.")
+@click.option(
+    "--objective",
+    default="mlm",
+    type=click.Choice(["mlm", "electra"]),
+    help="mlm: masked-language model; electra: generator + replaced-token-detection discriminator (saved).",
+)
+@click.option("--rtd-weight", default=50.0, type=float, help="ELECTRA: weight λ of the discriminator loss.")
 @click.option("--wwm/--no-wwm", default=True, help="Mask whole jieba words, or single characters.")
 @click.option("--mask-rate", default=0.15, type=float, help="Share of words (characters with --no-wwm) masked.")
 @click.option("--heldout-fraction", default=0.02, type=float, help="Share of packed blocks held out for evaluation.")
@@ -291,10 +297,11 @@ def pretrain(**kwargs) -> None:
     )
     metrics = pretrain(config, resume=resume, overwrite=overwrite)
     if metrics:
-        best = metrics["heldout_best"]
+        metric = metrics["best_metric"]
         click.echo(
             f"{config.output}: {metrics['tokens_seen']:,} tokens in {metrics['train_minutes']:.1f} min "
-            f"({metrics['tokens_per_s']:,.0f} tokens/s); held-out masked accuracy {best.get('masked_accuracy', 0):.4f}"
+            f"({metrics['tokens_per_s']:,.0f} tokens/s); held-out {metric.replace('_', ' ')} "
+            f"{metrics['heldout_best'].get(metric, 0):.4f}"
         )
 
 

@@ -27,6 +27,7 @@ from zhcls.train.rundir import RunDir, write_json
 log = logging.getLogger(__name__)
 
 FINE_TUNING_DROPOUT = 0.1  # what the saved config carries, for `zhcls train`
+OBJECTIVES = {"mlm": "masked_accuracy", "electra": "rtd_accuracy"}  # objective -> held-out metric kept best
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,16 @@ class PretrainConfig:
     max_length: int = 128
     masking: MaskingSettings = field(default_factory=MaskingSettings)
     heldout_fraction: float = 0.02
+    rtd_weight: float = 50.0
     loop: LoopSettings = field(default_factory=LoopSettings)
 
     def __post_init__(self) -> None:
-        if self.objective != "mlm":
-            raise UserError(f"--objective {self.objective} is not available yet; use mlm")
+        if self.objective not in OBJECTIVES:
+            raise UserError(f"--objective must be one of {', '.join(OBJECTIVES)}")
+        if self.objective == "electra" and self.model is not None:
+            raise UserError("--objective electra starts from a preset; continue a checkpoint with --objective mlm")
+        if self.rtd_weight <= 0:
+            raise UserError("--rtd-weight must be positive")
         if (self.model is None) == (self.preset is None):
             raise UserError("give exactly one of --model (continue a checkpoint) or --preset (random init)")
         if self.preset is not None and self.tokenizer is None:
@@ -77,14 +83,19 @@ class MaskedLMObjective(torch.nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The mean loss over the masked positions of the batch."""
-        labels = batch.pop("labels")
+        labels = batch["labels"]
+        inputs = {key: batch[key] for key in ("input_ids", "attention_mask")}
         if hasattr(self.model, "bert") and hasattr(self.model, "cls"):
-            hidden = self.model.bert(**batch).last_hidden_state
+            hidden = self.model.bert(**inputs).last_hidden_state
             chosen = labels != -100
             logits = self.model.cls(hidden[chosen])
             return F.cross_entropy(logits.float(), labels[chosen])
-        logits = self.model(**batch).logits
+        logits = self.model(**inputs).logits
         return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+
+    def scores(self, batches: list[dict[str, torch.Tensor]]) -> dict:
+        """Held-out masked-token loss and accuracy."""
+        return heldout_scores(self.model, batches)
 
 
 def build_masked_lm(config: PretrainConfig, tokenizer: Any) -> Any:
@@ -173,9 +184,11 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
             inputs.append(masked)
             labels.append(label)
         input_ids = torch.from_numpy(np.stack(inputs).astype(np.int64))
+        original = torch.from_numpy(blocks.input_ids[block_indices].astype(np.int64))
         return {
             "input_ids": input_ids,
-            "attention_mask": (input_ids != tokenizer.pad_token_id).long(),
+            "original_ids": original,
+            "attention_mask": (original != tokenizer.pad_token_id).long(),
             "labels": torch.from_numpy(np.stack(labels).astype(np.int64)),
         }
 
@@ -183,13 +196,14 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
     heldout_batches = [masked_batch(heldout[i : i + 64], 0, 2) for i in range(0, len(heldout), 64)]
 
     set_seed(seed)
-    model = build_masked_lm(config, tokenizer)
-    objective = MaskedLMObjective(model)
+    objective = build_objective(config, tokenizer)
+    model = objective.model
+    metric = OBJECTIVES[config.objective]
 
-    def evaluate(module: MaskedLMObjective) -> dict:
-        return heldout_scores(module.model, heldout_batches)
+    def evaluate(module: torch.nn.Module) -> dict:
+        return module.scores(heldout_batches)
 
-    def save_best(module: MaskedLMObjective, folder: Path) -> None:
+    def save_best(module: torch.nn.Module, folder: Path) -> None:
         module.model.save_pretrained(folder, safe_serialization=True)
         save_tokenizer(tokenizer, folder)
 
@@ -199,7 +213,7 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
         collate=lambda indices, epoch: masked_batch(train[indices], epoch, 1),
         loss_fn=lambda module, batch: module(batch),
         evaluate=evaluate if heldout_count else None,
-        metric="masked_accuracy",
+        metric=metric,
         save_best=save_best,
         settings=config.loop,
         run=run,
@@ -210,7 +224,6 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
         return {}
 
     state_ = result.state
-    final = heldout_scores(model, heldout_batches) if heldout_count else {}
     tokens = state_.examples_seen * config.max_length
     metrics = {
         "task": "pretrain",
@@ -230,8 +243,9 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
         "precision": result.precision,
         "num_processes": result.num_processes,
         "machine": machine_info(),
-        "heldout_final": final,
-        "heldout_best": heldout_scores(_reload(run.best), heldout_batches) if heldout_count else {},
+        "heldout_final": objective.scores(heldout_batches) if heldout_count else {},
+        "heldout_best": _best_evaluation(run.log),
+        "best_metric": metric,
     }
     staging = run.staging
     shutil.rmtree(staging, ignore_errors=True)
@@ -241,16 +255,31 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
     write_json(staging / "pretrain_config.json", config.to_dict())
     write_json(staging / "metrics.json", metrics)
     run.publish()
-    log.info(
-        "wrote %s (held-out masked accuracy %.4f)", config.output, metrics["heldout_best"].get("masked_accuracy", 0)
-    )
+    log.info("wrote %s", config.output)
     return metrics
 
 
-def _reload(folder: Path) -> Any:
-    from transformers import AutoModelForMaskedLM
+def _best_evaluation(log_path: Path) -> dict:
+    """The held-out scores of the kept checkpoint, as logged when it was evaluated."""
+    best: dict = {}
+    for line in log_path.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event["event"] == "eval" and event.get("best"):
+            best = {k: v for k, v in event.items() if k not in ("event", "best")}
+    return best
 
-    return AutoModelForMaskedLM.from_pretrained(folder)
+
+def build_objective(config: PretrainConfig, tokenizer: Any) -> torch.nn.Module:
+    """The training objective module; its `.model` is what gets saved."""
+    if config.objective == "electra":
+        from zhcls.models import PRESETS
+        from zhcls.pretrain.electra import ElectraObjective, electra_pair
+
+        if config.preset not in PRESETS:
+            raise UserError(f"unknown preset '{config.preset}', choose one of {', '.join(PRESETS)}")
+        generator, discriminator = electra_pair(PRESETS[config.preset], len(tokenizer), tokenizer.pad_token_id)
+        return ElectraObjective(generator, discriminator, config.rtd_weight)
+    return MaskedLMObjective(build_masked_lm(config, tokenizer))
 
 
 def _restore_dropout(config_path: Path) -> None:
