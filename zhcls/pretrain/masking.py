@@ -79,8 +79,10 @@ def pack_blocks(texts: Iterable[str], tokenizer: Any, length: int, whole_word: b
 
     def add_batch(batch: list[str]) -> None:
         nonlocal next_word
-        encoded = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True)
-        for text, ids, offsets in zip(batch, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+        # The backend tokenizer directly: whole lines, no length limit, no special tokens (packing adds them).
+        encodings = tokenizer.backend_tokenizer.encode_batch(batch, add_special_tokens=False)
+        for text, encoding in zip(batch, encodings, strict=True):
+            ids, offsets = encoding.ids, encoding.offsets
             if not ids:
                 continue
             words = [next_word + w for w in token_word_ids(text, offsets, whole_word)]
