@@ -99,7 +99,8 @@ def measure(folders: dict[str, Path], spec: DataSpec, threads: int, batch1: int,
     results, classifiers = {}, {}
     for label, folder in folders.items():
         started = time.perf_counter()
-        classifier = Classifier.load(folder, threads=threads)
+        # No busy-waiting workers: six sessions take turns on the same cores.
+        classifier = Classifier.load(folder, threads=threads, spin=False)
         load_seconds = time.perf_counter() - started
         predicted = classifier.predict_logits(test.texts).argmax(-1)
         scores = classification_metrics(gold, predicted, splits.labels)
