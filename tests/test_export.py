@@ -81,6 +81,13 @@ def test_int8_keeps_argmax_agreement(exports, trained_classifier):
     assert (exports["int8"] / "model.onnx").stat().st_size < 0.6 * (exports["fp32"] / "model.onnx").stat().st_size
 
 
+def test_a_session_without_spinning_workers_gives_the_same_logits(exports):
+    default = Classifier.load(exports["fp32"], threads=2)
+    quiet = Classifier.load(exports["fp32"], threads=2, spin=False)
+    assert quiet._session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    np.testing.assert_array_equal(quiet.predict_logits(TEXTS), default.predict_logits(TEXTS))
+
+
 def test_optimum_loads_the_directory(exports, trained_classifier):
     from optimum.onnxruntime import ORTModelForSequenceClassification
     from transformers import AutoTokenizer
