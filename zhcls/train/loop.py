@@ -253,12 +253,13 @@ def fit(
     optimizer = torch.optim.AdamW(decay_groups(model, settings.weight_decay), lr=settings.lr)
     state = LoopState()
     schedule = LinearSchedule(settings.warmup_ratio, total_steps, settings.minutes)
+    # The closure reads `state` when called, so it follows the state a resumed run loads below.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: schedule.factor(state))
     # The scheduler stays unprepared: accelerate would step it once per process.
     model, optimizer = accelerator.prepare(model, optimizer)
 
     if resume:
-        state.__dict__.update(_load_checkpoint(run, accelerator, model, optimizer, scheduler).__dict__)
+        state = _load_checkpoint(run, accelerator, model, optimizer, scheduler)
         if accelerator.is_main_process:
             _trim_log(run.log, state.step)
         log.info("resuming at step %d (epoch %d, batch %d)", state.step, state.epoch + 1, state.batch)
