@@ -21,8 +21,10 @@ def zhcls(*args: str) -> None:
 def produce(output: Path, *args: str) -> dict:
     """Run a command that writes `output/metrics.json` unless it exists; resume it if it was interrupted."""
     if not (output / "metrics.json").exists():
-        partial = output.parent / f".{output.name}.partial" / "checkpoint"
-        zhcls(*args, "--output", output, *(["--resume"] if partial.exists() else ["--overwrite"]))
+        # A two-stage distillation checkpoints its first stage in a work area of its own.
+        work_areas = (f".{output.name}.partial", f"..{output.name}.stage1.partial")
+        resumable = any((output.parent / area / "checkpoint").exists() for area in work_areas)
+        zhcls(*args, "--output", output, *(["--resume"] if resumable else ["--overwrite"]))
     return json.loads((output / "metrics.json").read_text(encoding="utf-8"))
 
 

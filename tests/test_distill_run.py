@@ -116,3 +116,25 @@ def test_bad_distill_flags(run_cli, tmp_path, trained_classifier):
     assert code == 2 and "needs an intermediate loss" in err
     code, _, err = run_cli("distill", "--teacher", trained_classifier, "--output", tmp_path / "o", "--augment", "2")
     assert code == 2 and "--augment needs --augment-mlm" in err
+
+
+def test_two_stage_run_killed_in_its_first_stage_resumes(
+    run_cli, tmp_path, monkeypatch, trained_classifier, tiny_student_dir
+):
+    from zhcls.train import loop
+
+    flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, "--output", tmp_path / "s"]
+    flags += ["--schedule", "two-stage", "--intermediate-epochs", "2", "--hidden-weight", "1", *COMMON]
+    real_save = loop._save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt  # right after the first checkpoint of stage 1
+
+    monkeypatch.setattr(loop, "_save_checkpoint", save_then_die)
+    code, _, _ = run_cli("distill", *flags)
+    assert code == 130 and (tmp_path / "..s.stage1.partial" / "checkpoint" / "state.json").exists()
+    monkeypatch.setattr(loop, "_save_checkpoint", real_save)
+    code, _, err = run_cli("distill", *flags, "--resume")
+    assert code == 0, err
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))["student_accuracy"]["test"] > 0

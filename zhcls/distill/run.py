@@ -237,8 +237,10 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     from zhcls.train.finetune import evaluate_classifier, machine_info
 
     run = RunDir(config.output)
-    run.check(resume=resume, overwrite=overwrite)
     stage1 = RunDir(config.output.parent / f".{config.output.name}.stage1")
+    # A two-stage run killed in its first stage has its checkpoint there; the second has not started.
+    in_stage1 = resume and not (run.checkpoint / "state.json").exists() and (stage1.checkpoint / "state.json").exists()
+    run.check(resume=resume and not in_stage1, overwrite=overwrite or in_stage1)
     splits = load_splits(config.data)
     w = config.weights
     attention = "eager" if w.attention else None  # attention maps are returned by the eager kernel only
