@@ -176,6 +176,7 @@ def vocab(
     click.echo(str(output))
 
 
+UNTIL_BUDGET_EPOCHS = 100_000
 LOOP_FLAGS = (
     "epochs",
     "batch_size",
@@ -279,7 +280,10 @@ def train(**kwargs) -> None:
 @click.option("--heldout-fraction", default=0.02, type=float, help="Share of packed blocks held out for evaluation.")
 @loop_options(lr=1e-3)
 def pretrain(**kwargs) -> None:
-    """Pretrain a masked-language model on unlabeled Chinese text (from zero or from a checkpoint)."""
+    """Pretrain a masked-language model on unlabeled Chinese text (from zero or from a checkpoint).
+
+    With --minutes and no --epochs, the time budget alone ends the run.
+    """
     from zhcls.errors import require
 
     require("torch", "train")
@@ -287,6 +291,9 @@ def pretrain(**kwargs) -> None:
     from zhcls.pretrain.mlm import PretrainConfig, pretrain
 
     kwargs.pop("patience")
+    epochs_given = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
+    if kwargs["minutes"] and not epochs_given:
+        kwargs["epochs"] = UNTIL_BUDGET_EPOCHS  # a time budget alone decides when the run ends
     loop = _loop_settings({**kwargs, "patience": 0})
     for name in LOOP_FLAGS:
         kwargs.pop(name, None)
