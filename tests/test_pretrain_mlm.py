@@ -67,7 +67,7 @@ def test_schedule_warms_up_decays_and_ends_at_zero_on_either_clock():
 def test_tiny_run_learns_and_a_time_budget_stops_it_at_lr_zero(run_cli, tmp_path, corpus_file, tokenizer_dir):
     output = tmp_path / "mlm"
     code, out, err = _pretrain(
-        run_cli, corpus_file, tokenizer_dir, output, "--epochs", "1000", "--minutes", "0.2", "--heldout-fraction", "0.2"
+        run_cli, corpus_file, tokenizer_dir, output, "--minutes", "0.2", "--heldout-fraction", "0.2"
     )
     assert code == 0, err
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
