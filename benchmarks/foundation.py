@@ -86,15 +86,20 @@ def write_report(results: dict) -> None:
                 f"{t['test']['accuracy']:.4f} | {t['test']['macro_f1']:.4f} | {t['train_seconds'] / 60:.1f} min |"
             )
             machines.append(t["machine"])
-        machines.append(b.get("machine"))
     described = {_describe(m) for m in machines if m}
-    lines += ["", *(f"Machine: {text}" for text in sorted(described))]
+    baseline_machines = {_describe(r["baseline"]["machine"]) for r in results.values() if "machine" in r["baseline"]}
+    lines += ["", *(f"Teachers' machine: {text}" for text in sorted(described))]
+    lines += [
+        f"TF-IDF's machine: {text}"
+        for text in sorted(baseline_machines) or ["not recorded (a baseline run older than the machine field)"]
+    ]
     write_results("foundation", lines, results)
 
 
 def _describe(machine: dict) -> str:
     gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ""
-    return f"{machine['processor']}, {machine['threads']} threads{gpu}, torch {machine.get('torch', '-')}."
+    torch = f", torch {machine['torch']}" if machine.get("torch") else ""
+    return f"{machine['processor']}, {machine['threads']} threads{gpu}{torch}."
 
 
 def main() -> None:

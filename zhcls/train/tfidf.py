@@ -15,6 +15,7 @@ from zhcls.data import DatasetSplits
 from zhcls.data.words import words_without_space
 from zhcls.errors import UserError, require
 from zhcls.evaluation import classification_metrics
+from zhcls.runtime.cpu import cpu_info
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def run_baseline(splits: DatasetSplits, output: Path | None = None) -> dict:
         "dev_accuracy_by_c": {str(c): acc for c, acc in dev_grid.items()},
         "data": splits.info,
         "fit_seconds": round(fit_seconds, 2),
+        "machine": {"processor": cpu_info()["model"], "threads": cpu_info()["cores"]},
         "dev": score("dev"),
         "test": score("test"),
     }
