@@ -111,8 +111,8 @@ def measure(folders: dict[str, Path], spec: DataSpec, threads: int, batch1: int,
             "load_s": round(load_seconds, 3),
             "accuracy": scores["accuracy"],
             "macro_f1": scores["macro_f1"],
-            "quantization": Manifest.read(folder).quantization,
-            "fusion": Manifest.read(folder).fusion,
+            "quantization": classifier.manifest.quantization,
+            "fusion": classifier.manifest.fusion,
         }
     for key, batches in (("batch1", one), ("batch32", many)):
         for label, timing in interleaved_latency(classifiers, batches).items():

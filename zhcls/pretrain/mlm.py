@@ -160,10 +160,12 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
     start_run(run, resume=resume)
     state = PartialState(cpu=not torch.cuda.is_available())
     cache = run.work / "blocks.npz"
+    # The main process builds the cache once; the others wait, then read it.
     if state.is_main_process:
-        load_blocks(config, tokenizer, cache)
+        blocks, corpus_stats = load_blocks(config, tokenizer, cache)
     state.wait_for_everyone()
-    blocks, corpus_stats = load_blocks(config, tokenizer, cache)
+    if not state.is_main_process:
+        blocks, corpus_stats = load_blocks(config, tokenizer, cache)
 
     heldout_count = max(1, int(len(blocks) * config.heldout_fraction)) if len(blocks) > 1 else 0
     split_rng = np.random.default_rng([config.loop.seed, 1])
