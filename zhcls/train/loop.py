@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 
 
+# Epochs for a run that only its --minutes budget should end.
+UNTIL_BUDGET_EPOCHS = 100_000
+
+
 @dataclass(frozen=True)
 class LoopSettings:
     """Optimization and bookkeeping settings of a training run."""

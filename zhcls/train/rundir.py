@@ -63,12 +63,16 @@ class RunDir:
         """Where the final directory is assembled before it is published."""
         return self.work / "final"
 
+    @property
+    def resumable(self) -> bool:
+        """Whether an interrupted run left a checkpoint to continue from."""
+        return (self.checkpoint / "state.json").exists()
+
     def check(self, *, resume: bool, overwrite: bool) -> None:
         """Refuse to clobber a finished output or an interrupted run unless asked to."""
         if self.output.exists() and not overwrite:
             raise UserError(f"{self.output} already exists; pass --overwrite to replace it")
-        has_checkpoint = (self.checkpoint / "state.json").exists()
-        if resume and not has_checkpoint:
+        if resume and not self.resumable:
             raise UserError(f"nothing to resume: no checkpoint in {self.work}")
         if self.work.exists() and not resume and not overwrite:
             raise UserError(

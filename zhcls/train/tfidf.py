@@ -14,8 +14,6 @@ import numpy as np
 from zhcls.data import DatasetSplits
 from zhcls.data.words import words_without_space
 from zhcls.errors import UserError, require
-from zhcls.evaluation import classification_metrics
-from zhcls.runtime.cpu import cpu_info
 
 log = logging.getLogger(__name__)
 
@@ -133,34 +131,15 @@ class TfidfBaseline:
 
 def run_baseline(splits: DatasetSplits, output: Path | None = None) -> dict:
     """Fit the baseline, report dev and test metrics, and save it when `output` is given."""
-    from zhcls.train.rundir import replace_dir, write_json
+    from zhcls.train.baselines import score_and_save
 
     started = time.perf_counter()
     baseline, dev_grid = TfidfBaseline.fit(splits)
-    fit_seconds = time.perf_counter() - started
-    index = {label: i for i, label in enumerate(splits.labels)}
-
-    def score(split: str) -> dict:
-        examples = splits.split(split)
-        return classification_metrics(
-            [index[x] for x in examples.labels], baseline.predict_ids(examples.texts), splits.labels
-        )
-
     metrics = {
         "task": "baseline",
         "model": "tfidf-char1-3+jieba1-2-logreg",
         "c": baseline.c,
         "dev_accuracy_by_c": {str(c): acc for c, acc in dev_grid.items()},
-        "data": splits.info,
-        "fit_seconds": round(fit_seconds, 2),
-        "machine": {"processor": cpu_info()["model"], "threads": cpu_info()["cores"]},
-        "dev": score("dev"),
-        "test": score("test"),
+        "fit_seconds": round(time.perf_counter() - started, 2),
     }
-    if output is not None:
-        output = Path(output)
-        staged = output.parent / f".{output.name}.partial"
-        baseline.save(staged)
-        write_json(staged / "metrics.json", metrics)
-        replace_dir(staged, output)
-    return metrics
+    return score_and_save(baseline, splits, metrics, output)

@@ -1,0 +1,114 @@
+"""`zhcls bench` end to end on tiny contenders: every field of the report, the plot, and skipped contenders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_zhcls
+
+from zhcls.bench.contenders import ContenderSpec
+from zhcls.bench.run import fixed_length_text
+from zhcls.errors import UserError
+
+pytest.importorskip("matplotlib", reason="zhcls bench needs the 'bench' extra")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+WORKLOADS = ("batch1", "batch32", "seq16", "seq32")
+
+
+@pytest.fixture(scope="module")
+def bench_report(tmp_path_factory, trained_classifier, synthetic_csv):
+    root = tmp_path_factory.mktemp("bench")
+    run_zhcls("export", trained_classifier, "--output", root / "int8", "--int8")
+    run_zhcls("baseline", "--data", synthetic_csv, "--output", root / "tfidf")
+    report = root / "report"
+    run_zhcls(
+        "bench",
+        f"teacher={trained_classifier}",
+        root / "int8",
+        root / "tfidf",
+        "reference:tiny",
+        f"gpu=torch-cuda:{trained_classifier}",
+        *("--data", synthetic_csv, "--report", report, "--threads", "1"),
+        *("--batch1-texts", "6", "--batch32-batches", "2", "--fixed-lengths", "16,32", "--fixed-calls", "3"),
+    )
+    return report, json.loads((report / "report.json").read_text(encoding="utf-8"))
+
+
+def test_every_contender_that_ran_has_every_field(bench_report):
+    _, report = bench_report
+    ran = {label: c for label, c in report["contenders"].items() if c["status"] == "ok"}
+    reference = "BERT tiny shape, PyTorch fp32 (speed reference)"
+    assert set(ran) == {"teacher", "int8 (ONNX int8)", "tfidf (TF-IDF)", reference}
+    for label, c in ran.items():
+        assert c["load_s"] > 0 and c["size_mb"] > 0 and c["peak_rss_mb"] > 50, label
+        for workload in WORKLOADS:
+            timing = c["latency"][workload]
+            assert 0 < timing["p50_ms"] <= timing["p90_ms"] <= timing["p99_ms"], (label, workload)
+            assert timing["texts_per_s"] > 0
+        if c["kind"] != "reference":
+            assert 0.5 <= c["accuracy"] <= 1 and 0 < c["macro_f1"] <= 1, label
+    assert ran[reference]["accuracy"] is None
+    assert ran["int8 (ONNX int8)"]["precision"] == "int8" and ran["teacher"]["precision"] == "fp32"
+
+
+def test_the_report_records_the_machine_and_the_data(bench_report):
+    _, report = bench_report
+    machine = report["machine"]
+    assert set(machine["cpu"]["flags"]) >= {"avx2", "avx512f", "avx512_vnni", "amx_int8"}
+    assert machine["threads"] == 1
+    assert {"onnxruntime", "torch", "numpy"} <= set(machine["libraries"])
+    assert report["data"]["test_size"] == report["data"]["sizes"]["test"] > 0
+    assert report["settings"]["fixed_lengths"] == [16, 32]
+
+
+def test_int8_is_compared_with_the_model_it_came_from(bench_report):
+    _, report = bench_report
+    (finding,) = report["int8"]
+    assert (finding["int8"], finding["fp32"]) == ("int8 (ONNX int8)", "teacher")
+    assert set(finding["speedup"]) == {"batch1", "batch32"}
+
+
+def test_contenders_that_cannot_run_are_listed_with_their_reason(bench_report):
+    folder, report = bench_report
+    gpu = report["contenders"]["gpu"]
+    assert gpu["status"] == "skipped" and "CUDA" in gpu["reason"]
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "gpu (torch-cuda): skipped" in markdown
+    for label in ("teacher", "int8 (ONNX int8)", "tfidf (TF-IDF)"):
+        assert f"| {label} |" in markdown
+
+
+def test_the_plot_is_a_png(bench_report):
+    folder, _ = bench_report
+    data = (folder / "plot.png").read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 5_000
+
+
+def test_contender_specs_are_read_from_their_directories(trained_classifier, tmp_path):
+    spec = ContenderSpec.parse(str(trained_classifier))
+    assert spec.kind == "torch" and spec.target == str(trained_classifier)
+    named = ContenderSpec.parse(f"mine=torch-cuda:{trained_classifier}")
+    assert (named.label, named.kind) == ("mine", "torch-cuda")
+    assert ContenderSpec.parse("reference:base").kind == "reference"
+    with pytest.raises(UserError, match="not an export, model or baseline directory"):
+        ContenderSpec.parse(str(tmp_path))
+    with pytest.raises(UserError, match="does not exist"):
+        ContenderSpec.parse(str(tmp_path / "missing"))
+
+
+def test_bench_rejects_two_contenders_with_one_label(run_cli, trained_classifier, synthetic_csv, tmp_path):
+    code, _, err = run_cli(
+        "bench", f"a={trained_classifier}", f"a={trained_classifier}", "--data", synthetic_csv, "--report", tmp_path
+    )
+    assert code == 2 and "share a label" in err
+
+
+def test_fixed_length_texts_have_the_asked_number_of_tokens(tokenizer_dir):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    for tokens in (16, 32, 128):
+        text = fixed_length_text(["很好，hello 干净！", "满意"], tokens)
+        assert len(tokenizer.encode(text).ids) == tokens  # with [CLS] and [SEP]

@@ -1,0 +1,43 @@
+"""`zhcls demo`: the whole pipeline inside a small budget, and a second run that redoes only what is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="zhcls demo needs the 'bench' extra")
+pytest.importorskip("fasttext", reason="zhcls demo needs the 'bench' extra")
+
+STAGES = ("vocab", "pretrain", "teacher", "student", "export", "tfidf", "fasttext", "bench")
+
+
+def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_cli, synthetic_csv, tmp_path):
+    output = tmp_path / "demo"
+    flags = ["demo", "--minutes", "2", "--data", synthetic_csv, "--preset", "tiny", "--output", output]
+    flags += ["--threads", "1"]
+    code, out, err = run_cli(*flags)
+    assert code == 0, err
+    for stage in STAGES:
+        assert (output / stage).is_dir(), stage
+    report = json.loads((output / "bench" / "report.json").read_text(encoding="utf-8"))
+    ran = {label for label, c in report["contenders"].items() if c["status"] == "ok"}
+    assert {"teacher, PyTorch fp32", "student, ONNX int8 (zhcls)", "fastText", "TF-IDF + logistic regression"} <= ran
+    assert "| student, ONNX int8 (zhcls) |" in out  # the final table is printed
+    pretrained = json.loads((output / "pretrain" / "metrics.json").read_text(encoding="utf-8"))
+    assert pretrained["stopped_by_budget"] and pretrained["train_minutes"] <= 2 * 0.3 + 0.1
+
+    teacher_metrics = (output / "teacher" / "metrics.json").stat().st_mtime_ns
+    shutil.rmtree(output / "tfidf")
+    code, _, err = run_cli(*flags)
+    assert code == 0, err
+    assert err.count("skipped") == len(STAGES) - 1
+    assert "TF-IDF baseline → " in err
+    assert (output / "tfidf" / "metrics.json").exists()
+    assert (output / "teacher" / "metrics.json").stat().st_mtime_ns == teacher_metrics
+
+
+def test_demo_refuses_a_nonpositive_budget(run_cli, tmp_path):
+    code, _, err = run_cli("demo", "--minutes", "0", "--output", tmp_path)
+    assert code == 2 and "--minutes" in err

@@ -1,0 +1,246 @@
+"""Contenders of `zhcls bench`: anything that classifies texts, behind one `predict_logits(texts)` call.
+
+A contender is written `[LABEL=][KIND:]PATH`; without a KIND the directory's contents decide. Loading
+imports only what that kind needs, so an ONNX contender measured alone never pays for torch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zhcls.errors import UserError
+
+KINDS = {
+    "onnx": "an export directory (zhcls export), ONNX Runtime on the CPU",
+    "onnx-cuda": "an export directory on ONNX Runtime's CUDA provider",
+    "onnx-tensorrt": "an export directory on ONNX Runtime's TensorRT provider",
+    "torch": "a Hugging Face classifier directory (zhcls train/distill), PyTorch fp32 on the CPU",
+    "torch-cuda": "a Hugging Face classifier directory, PyTorch bf16 autocast + torch.compile on a CUDA GPU",
+    "tfidf": "a `zhcls baseline` directory (TF-IDF + logistic regression)",
+    "fasttext": "a `zhcls baseline --kind fasttext` directory",
+    "reference": "a random-weight BERT of a preset shape (reference:base is 12×768), PyTorch fp32, for speed",
+}
+
+
+class Unavailable(Exception):
+    """A contender that cannot run on this machine (no GPU, a library missing); the report lists the reason."""
+
+
+@dataclass(frozen=True)
+class ContenderSpec:
+    label: str
+    kind: str
+    target: str
+
+    @classmethod
+    def parse(cls, text: str) -> ContenderSpec:
+        label, sep, rest = text.partition("=")
+        if not sep or "/" in label:
+            label, rest = "", text
+        kind, sep, target = rest.partition(":")
+        if not sep or kind not in KINDS:
+            kind, target = None, rest
+        if kind != "reference" and not Path(target).exists():
+            raise UserError(f"contender '{text}': {target} does not exist")
+        kind = kind or detect_kind(target)
+        return cls(label or default_label(kind, target), kind, target)
+
+
+def detect_kind(path: str) -> str:
+    """The kind a directory holds, from the files each stage writes."""
+    folder = Path(path)
+    for marker, kind in (("zhcls.json", "onnx"), ("tfidf.json", "tfidf"), ("fasttext.bin", "fasttext")):
+        if (folder / marker).exists():
+            return kind
+    if (folder / "config.json").exists():
+        return "torch"
+    raise UserError(
+        f"contender '{path}': not an export, model or baseline directory; write KIND:PATH with KIND one of "
+        + ", ".join(KINDS)
+    )
+
+
+def default_label(kind: str, target: str) -> str:
+    """The directory's name and what runs it, e.g. `student (ONNX int8)`."""
+    if kind == "reference":
+        return f"BERT {target} shape, PyTorch fp32 (speed reference)"
+    folder = Path(target)
+    name = folder.name if folder.name not in ("", ".") else str(folder)
+    if kind.startswith("onnx"):
+        manifest = json.loads((folder / "zhcls.json").read_text(encoding="utf-8"))
+        provider = {"onnx": "", "onnx-cuda": ", CUDA", "onnx-tensorrt": ", TensorRT"}[kind]
+        return f"{name} (ONNX {manifest.get('precision', '')}{provider})"
+    runner = {"torch": "PyTorch fp32", "torch-cuda": "PyTorch bf16, CUDA", "tfidf": "TF-IDF", "fasttext": "fastText"}
+    return f"{name} ({runner[kind]})"
+
+
+@dataclass
+class LoadedContender:
+    """A contender ready to time: its labels (columns of `predict_logits`) and what the report shows about it."""
+
+    labels: list[str]
+    predict_logits: Callable[[list[str]], np.ndarray]
+    size_bytes: int
+    parameters: int | None = None
+    source_sha256: str = ""
+    precision: str = "fp32"
+    has_accuracy: bool = True
+    details: dict = field(default_factory=dict)
+
+
+def _files_size(folder: Path, patterns: tuple[str, ...]) -> int:
+    return sum(path.stat().st_size for pattern in patterns for path in folder.glob(pattern))
+
+
+def load_contender(
+    spec: ContenderSpec, *, threads: int, num_labels: int, tokenizer_from: str | None
+) -> LoadedContender:
+    """Open a contender for timing; raises Unavailable when this machine cannot run it."""
+    loader = {
+        "onnx": _load_onnx,
+        "onnx-cuda": _load_onnx,
+        "onnx-tensorrt": _load_onnx,
+        "torch": _load_torch,
+        "torch-cuda": _load_torch,
+        "tfidf": _load_tfidf,
+        "fasttext": _load_fasttext,
+        "reference": _load_reference,
+    }[spec.kind]
+    return loader(spec, threads=threads, num_labels=num_labels, tokenizer_from=tokenizer_from)
+
+
+def _load_onnx(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
+    from zhcls.runtime import Classifier
+
+    device = {"onnx": "cpu", "onnx-cuda": "cuda", "onnx-tensorrt": "tensorrt"}[spec.kind]
+    if device != "cpu":
+        import onnxruntime as ort
+
+        wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}[device]
+        if wanted not in ort.get_available_providers():
+            raise Unavailable(f"{wanted} is not in this onnxruntime (install onnxruntime-gpu on a GPU machine)")
+    # No busy-waiting workers: several sessions take turns on the same cores during interleaved timing.
+    classifier = Classifier.load(spec.target, device=device, threads=threads, spin=False)
+    manifest = classifier.manifest
+    return LoadedContender(
+        labels=classifier.labels,
+        predict_logits=classifier.predict_logits,
+        size_bytes=_files_size(Path(spec.target), ("*.onnx", "*.onnx.data", "*.onnx_data")),
+        source_sha256=manifest.source_model_sha256,
+        precision=manifest.precision,
+        details={"quantization": manifest.quantization, "fusion": bool(manifest.fusion), "device": device},
+    )
+
+
+def _torch_runner(model, tokenizer, max_length: int, device: str) -> Callable[[list[str]], np.ndarray]:
+    import torch
+
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else None
+
+    def predict_logits(texts: list[str]) -> np.ndarray:
+        batch = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.inference_mode():
+            if autocast is None:
+                logits = model(**batch).logits
+            else:
+                with autocast:
+                    logits = model(**batch).logits
+        return logits.float().cpu().numpy()
+
+    return predict_logits
+
+
+def _torch_device(spec: ContenderSpec, threads: int) -> str:
+    from zhcls.errors import require
+
+    torch = require("torch", "train")
+    torch.set_num_threads(threads)
+    if spec.kind == "torch-cuda":
+        if not torch.cuda.is_available():
+            raise Unavailable("no CUDA GPU visible to torch")
+        return "cuda"
+    return "cpu"
+
+
+def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
+    from zhcls.data.registry import sha256_of
+    from zhcls.models import load_classifier, load_tokenizer, model_labels
+    from zhcls.train.finetune import model_max_length
+
+    device = _torch_device(spec, threads)
+    folder = Path(spec.target)
+    model = load_classifier(folder).to(device)
+    parameters = sum(p.numel() for p in model.parameters())
+    if device == "cuda":
+        import torch
+
+        # Real texts vary in length: dynamic shapes avoid a recompilation per length.
+        model = torch.compile(model, dynamic=True)
+    weights = sorted(folder.glob("*.safetensors"))
+    return LoadedContender(
+        labels=model_labels(model),
+        predict_logits=_torch_runner(model, load_tokenizer(folder), model_max_length(folder), device),
+        size_bytes=_files_size(folder, ("*.safetensors", "*.bin")),
+        parameters=parameters,
+        source_sha256=sha256_of(weights[0]) if weights else "",
+        precision="bf16" if device == "cuda" else "fp32",
+        details={"device": device},
+    )
+
+
+def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, tokenizer_from: str | None, **_):
+    from zhcls.models import PRESETS, build_classifier, load_tokenizer
+
+    if spec.target not in PRESETS:
+        raise UserError(f"reference:{spec.target}: unknown shape; choose one of {', '.join(PRESETS)}")
+    if tokenizer_from is None:
+        raise Unavailable("a reference needs a tokenizer: add a model or export contender to the same run")
+    device = _torch_device(spec, threads)
+    tokenizer = load_tokenizer(tokenizer_from)
+    labels = [f"label_{i}" for i in range(num_labels)]
+    model = build_classifier(labels, preset=spec.target, vocab_size=len(tokenizer)).eval().to(device)
+    parameters = sum(p.numel() for p in model.parameters())
+    return LoadedContender(
+        labels=labels,
+        predict_logits=_torch_runner(model, tokenizer, 128, device),
+        size_bytes=parameters * 4,
+        parameters=parameters,
+        has_accuracy=False,
+        details={"device": device, "note": "random weights; size is fp32 weights in memory"},
+    )
+
+
+def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
+    from zhcls.train.tfidf import TfidfBaseline
+
+    folder = Path(spec.target)
+    baseline = TfidfBaseline.load(folder)
+    return LoadedContender(
+        labels=list(baseline.labels),
+        predict_logits=lambda texts: baseline.predict_proba(texts),
+        size_bytes=_files_size(folder, ("tfidf.*",)),
+        details={"c": baseline.c},
+    )
+
+
+def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
+    from zhcls.errors import MissingExtraError
+
+    try:
+        from zhcls.train.fasttext import FastTextBaseline
+
+        baseline = FastTextBaseline.load(Path(spec.target))
+    except MissingExtraError as exc:
+        raise Unavailable(str(exc)) from None
+    return LoadedContender(
+        labels=baseline.labels,
+        predict_logits=baseline.predict_proba,
+        size_bytes=_files_size(Path(spec.target), ("fasttext.*",)),
+        details={"hyperparameters": baseline.hyperparameters()},
+    )

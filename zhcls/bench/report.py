@@ -1,0 +1,230 @@
+"""The bench report: report.json (everything measured), report.md (the table and plain-words findings), plot.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REFERENCE_LENGTH = "seq128"
+# Contenders within this accuracy of each other and this speed ratio count as "no better" when judging int8.
+INT8_PAYS_SPEEDUP = 1.1
+INT8_PAYS_ACCURACY_DROP = 0.005
+
+
+def _p50(result: dict, workload: str) -> float | None:
+    return result.get("latency", {}).get(workload, {}).get("p50_ms")
+
+
+def pareto_front(contenders: dict[str, dict]) -> list[str]:
+    """Contenders no other beats on both batch-1 latency and accuracy, fastest first."""
+    points = {
+        label: (_p50(c, "batch1"), c["accuracy"])
+        for label, c in contenders.items()
+        if c.get("status") == "ok" and c.get("accuracy") is not None and _p50(c, "batch1") is not None
+    }
+    front = [
+        label
+        for label, (latency, accuracy) in points.items()
+        if not any(
+            other != label and o_lat <= latency and o_acc >= accuracy and (o_lat < latency or o_acc > accuracy)
+            for other, (o_lat, o_acc) in points.items()
+        )
+    ]
+    return sorted(front, key=lambda label: points[label][0])
+
+
+def int8_findings(contenders: dict[str, dict]) -> list[dict]:
+    """Each int8 contender against the fp32 contender made from the same weights (ONNX preferred over PyTorch)."""
+    findings = []
+    ok = {label: c for label, c in contenders.items() if c.get("status") == "ok" and c.get("accuracy") is not None}
+    for label, c in ok.items():
+        if c.get("precision") != "int8" or not c.get("source_sha256"):
+            continue
+        partners = [
+            (other, o)
+            for other, o in ok.items()
+            if o.get("precision") == "fp32" and o.get("source_sha256") == c["source_sha256"]
+        ]
+        if not partners:
+            continue
+        other, o = min(partners, key=lambda pair: (not pair[1]["kind"].startswith("onnx"), pair[0]))
+        speedups = {w: _p50(o, w) / _p50(c, w) for w in ("batch1", "batch32") if _p50(o, w) and _p50(c, w)}
+        change = c["accuracy"] - o["accuracy"]
+        paid = speedups.get("batch1", 0) >= INT8_PAYS_SPEEDUP and change >= -INT8_PAYS_ACCURACY_DROP
+        findings.append({"int8": label, "fp32": other, "speedup": speedups, "accuracy_change": change, "paid": paid})
+    return findings
+
+
+def reference_speedups(contenders: dict[str, dict]) -> dict[str, float]:
+    """How many times faster than the speed reference each contender is at batch 1, 128 tokens."""
+    reference = next((c for c in contenders.values() if c.get("kind") == "reference" and c.get("status") == "ok"), None)
+    if reference is None or not _p50(reference, REFERENCE_LENGTH):
+        return {}
+    base = _p50(reference, REFERENCE_LENGTH)
+    return {
+        label: base / _p50(c, REFERENCE_LENGTH)
+        for label, c in contenders.items()
+        if c.get("status") == "ok" and _p50(c, REFERENCE_LENGTH)
+    }
+
+
+def recommendations(contenders: dict[str, dict]) -> list[str]:
+    """Which contender to pick at a batch-1 latency budget: walking the Pareto front from fast to accurate."""
+    lines = []
+    for label in pareto_front(contenders):
+        c = contenders[label]
+        lines.append(
+            f"with a batch-1 budget of {_p50(c, 'batch1'):.2f} ms or more: **{label}** (accuracy {c['accuracy']:.4f})"
+        )
+    return lines
+
+
+def _cell(value, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _machine_line(report: dict) -> str:
+    machine = report["machine"]
+    cpu = machine["cpu"]
+    flags = ", ".join(name for name, present in cpu["flags"].items() if present) or "none of AVX2/AVX-512/VNNI/AMX"
+    libraries = ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
+    gpu = f"; GPU {machine['gpu']}" if machine.get("gpu") else "; no GPU"
+    return (
+        f"{cpu['model']} ({cpu['cores']} cores; flags: {flags}), {machine['threads']} threads{gpu}; "
+        f"Python {machine['python']}, {libraries}"
+    )
+
+
+def render_markdown(report: dict) -> str:
+    data, settings, contenders = report["data"], report["settings"], report["contenders"]
+    speedups = report["reference_speedups"]
+    sizes = "/".join(f"{n:,}" for n in data.get("sizes", {}).values())
+    lines = [
+        f"# zhcls bench: {data.get('data', '?')}",
+        "",
+        f"Machine: {_machine_line(report)}.",
+        f"Data: {data.get('data')} test split, {data['test_size']} texts (split seed {data.get('split_seed', '?')}, "
+        f"train/dev/test {sizes}).",
+        f"Latency: p50 (p90) ms; batch 1 over {settings['batch1_texts']} test texts and batch 32 over "
+        f"{settings['batch32_batches']} batches at their real lengths, tokenization included; fixed lengths at "
+        f"batch 1, {settings['fixed_calls']} calls each; all contenders interleaved call by call. Texts/s at batch "
+        "32's median.",
+        "",
+        "| contender | kind | size MB | load s | peak RSS MB | accuracy | macro-F1 | batch 1 ms | batch 32 ms "
+        "| texts/s | " + " | ".join(f"{n} tok ms" for n in settings["fixed_lengths"]) + " | × reference (128 tok) |",
+        "| --- " * (11 + len(settings["fixed_lengths"])) + "|",
+    ]
+    for label, c in contenders.items():
+        if c.get("status") != "ok":
+            continue
+        latency = c.get("latency", {})
+        b1, b32 = latency.get("batch1", {}), latency.get("batch32", {})
+        fixed = [_cell(latency.get(f"seq{n}", {}).get("p50_ms"), ".2f") for n in settings["fixed_lengths"]]
+        lines.append(
+            f"| {label} | {c['kind']} | {c['size_mb']:.1f} | {c['load_s']:.2f} | {_cell(c.get('peak_rss_mb'), '.0f')} "
+            f"| {_cell(c['accuracy'], '.4f')} | {_cell(c['macro_f1'], '.4f')} "
+            f"| {_cell(b1.get('p50_ms'), '.2f')} ({_cell(b1.get('p90_ms'), '.2f')}) "
+            f"| {_cell(b32.get('p50_ms'), '.1f')} ({_cell(b32.get('p90_ms'), '.1f')}) "
+            f"| {_cell(b32.get('texts_per_s'), '.0f')} | "
+            + " | ".join(fixed)
+            + f" | {_cell(speedups.get(label), '.1f')} |"
+        )
+    skipped = {label: c for label, c in contenders.items() if c.get("status") != "ok"}
+    if skipped:
+        lines += ["", "Not run here:", ""]
+        lines += [f"- {label} ({c['kind']}): {c['status']}, {c['reason']}" for label, c in skipped.items()]
+    lines += ["", "## Findings", ""]
+    if report["int8"]:
+        for f in report["int8"]:
+            verdict = "int8 paid" if f["paid"] else "int8 did not pay"
+            speed = ", ".join(f"{v:.2f}× at {k.replace('batch', 'batch ')}" for k, v in f["speedup"].items())
+            lines.append(
+                f"- {verdict} on this CPU for **{f['int8']}** against {f['fp32']}: {speed}; accuracy "
+                f"{f['accuracy_change']:+.4f}."
+            )
+    else:
+        lines.append("- No int8 contender had its fp32 twin (same source weights) in this run.")
+    if report["recommendations"]:
+        lines += ["", "Which to pick (accuracy against batch-1 latency; the Pareto front, fastest first):", ""]
+        lines += [f"- {line}" for line in report["recommendations"]]
+    lines += ["", "![accuracy against batch-1 latency](plot.png)", ""]
+    return "\n".join(lines)
+
+
+def render_plot(report: dict, path: Path) -> None:
+    """Accuracy against batch-1 latency (log scale), one point per contender, the Pareto front joined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    contenders = report["contenders"]
+    front = set(report["pareto_front"])
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    for index, (label, c) in enumerate(contenders.items()):
+        latency = _p50(c, "batch1")
+        if c.get("status") != "ok" or latency is None:
+            continue
+        if c.get("accuracy") is None:
+            axes.axvline(latency, color="grey", linestyle=":", linewidth=1)
+            axes.annotate(
+                label,
+                (latency, 0.98),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                fontsize=7,
+                ha="right",
+                va="top",
+            )
+            continue
+        on_front = label in front
+        axes.scatter(latency, c["accuracy"], s=50 if on_front else 30, color="tab:red" if on_front else "tab:blue")
+        # Alternate labels above and below their points: neighbours of similar accuracy stay readable.
+        offset = (4, 5) if index % 2 == 0 else (4, -11)
+        axes.annotate(label, (latency, c["accuracy"]), textcoords="offset points", xytext=offset, fontsize=7)
+    ordered = report["pareto_front"]
+    if len(ordered) > 1:
+        axes.plot(
+            [_p50(contenders[x], "batch1") for x in ordered],
+            [contenders[x]["accuracy"] for x in ordered],
+            color="tab:red",
+            linewidth=1,
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
+        axes.legend(loc="lower right", fontsize=8)
+    axes.set_xscale("log")
+    axes.set_xlabel("batch-1 latency p50, ms (log scale; tokenization included)")
+    axes.set_ylabel("test accuracy")
+    cpu = report["machine"]["cpu"]["model"]
+    axes.set_title(f"{report['data'].get('data')}: {cpu}, {report['machine']['threads']} threads", fontsize=9)
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    plt.close(figure)
+
+
+def finish_report(measured: dict) -> dict:
+    """Add the derived findings (Pareto front, int8 verdicts, reference speed-ups, picks) to a measurement."""
+    contenders = measured["contenders"]
+    return {
+        **measured,
+        "pareto_front": pareto_front(contenders),
+        "int8": int8_findings(contenders),
+        "reference_speedups": reference_speedups(contenders),
+        "recommendations": recommendations(contenders),
+    }
+
+
+def write_report(report: dict, folder: Path) -> dict[str, Path]:
+    """report.json, report.md and plot.png in `folder`, each written whole or not at all."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "report.json", "md": folder / "report.md", "plot": folder / "plot.png"}
+    staged = {key: path.with_name(f".{path.name}.partial") for key, path in paths.items()}
+    staged["json"].write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    staged["md"].write_text(render_markdown(report), encoding="utf-8")
+    render_plot(report, staged["plot"])
+    for key, path in paths.items():
+        staged[key].replace(path)
+    return paths

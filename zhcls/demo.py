@@ -1,0 +1,194 @@
+"""`zhcls demo`: the whole pipeline offline, end to end, inside one time budget.
+
+vocabulary → pretrain a small teacher → fine-tune it → distill a student → export int8 → baselines →
+bench → report. Every stage writes its own directory under the output folder; a stage whose directory
+is complete is skipped, and an interrupted training stage resumes from its checkpoint, so running the
+demo again after a kill continues where it stopped. With `teacher` set (a hub id or a directory) the
+vocabulary and pretraining stages give way to fine-tuning that checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from zhcls.data import DataSpec
+
+log = logging.getLogger(__name__)
+
+# Shares of the budget for the stages whose length it sets (the others take what they need).
+FROM_ZERO_SHARES = {"pretrain": 0.3, "teacher": 0.25, "student": 0.25}
+FROM_CHECKPOINT_SHARES = {"teacher": 0.45, "student": 0.35}
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    output: Path
+    data: DataSpec
+    minutes: float = 15.0
+    teacher: str | None = None
+    teacher_preset: str = "mini"
+    student: str = "2x128"
+    vocab_size: int = 8000
+    max_length: int = 128
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    output: Path
+    done_marker: str
+    run: Callable[[], None]
+
+
+def _budget(config: DemoConfig, stage: str) -> float:
+    shares = FROM_CHECKPOINT_SHARES if config.teacher else FROM_ZERO_SHARES
+    return max(config.minutes * shares[stage], 0.1)
+
+
+def _flags(output: Path) -> dict:
+    from zhcls.train.rundir import RunDir
+
+    resumable = RunDir(output).resumable
+    return {"resume": resumable, "overwrite": not resumable}
+
+
+def stages(config: DemoConfig) -> list[Stage]:
+    """The demo's stages in order, each a closure over its inputs and output directory."""
+    from zhcls.train.loop import UNTIL_BUDGET_EPOCHS, LoopSettings
+
+    out, data = config.output, config.data
+    source = data.data
+    paths = {
+        name: out / name for name in ("vocab", "pretrain", "teacher", "student", "export", "tfidf", "fasttext", "bench")
+    }
+    loop = LoopSettings(epochs=UNTIL_BUDGET_EPOCHS, batch_size=32, patience=0, checkpoint_every=100)
+
+    def vocab() -> None:
+        from zhcls.data.corpus import read_corpus
+        from zhcls.pretrain.vocab import train_vocab
+
+        # The data set's training split only: its dev and test texts never shape the vocabulary.
+        train_vocab(read_corpus([source], exclude=[source]), config.vocab_size, paths["vocab"])
+
+    def pretrain() -> None:
+        from zhcls.pretrain.mlm import PretrainConfig
+        from zhcls.pretrain.mlm import pretrain as run_pretraining
+
+        settings = replace(loop, lr=1e-3, warmup_ratio=0.06, minutes=_budget(config, "pretrain"))
+        run_pretraining(
+            PretrainConfig(
+                output=paths["pretrain"],
+                corpora=(source,),
+                exclude=(source,),
+                preset=config.teacher_preset,
+                tokenizer=str(paths["vocab"]),
+                max_length=config.max_length,
+                loop=settings,
+            ),
+            **_flags(paths["pretrain"]),
+        )
+
+    def teacher() -> None:
+        from zhcls.train.finetune import TrainConfig, train_classifier
+
+        model = config.teacher or str(paths["pretrain"])
+        lr = 5e-5 if config.teacher else 3e-4
+        settings = replace(loop, lr=lr, minutes=_budget(config, "teacher"))
+        train_classifier(
+            TrainConfig(output=paths["teacher"], data=data, model=model, max_length=config.max_length, loop=settings),
+            **_flags(paths["teacher"]),
+        )
+
+    def student() -> None:
+        from zhcls.distill.run import DistillConfig, LossWeights, distill
+
+        weights = LossWeights(soft=1.0, temperature=2.0, embedding=1.0, hidden=1.0)
+        settings = replace(loop, lr=1e-3, minutes=_budget(config, "student"))
+        distill(
+            DistillConfig(
+                teacher=str(paths["teacher"]),
+                student=config.student,
+                output=paths["student"],
+                data=data,
+                weights=weights,
+                max_length=config.max_length,
+                loop=settings,
+            ),
+            **_flags(paths["student"]),
+        )
+
+    def export() -> None:
+        from zhcls.export.exporter import ExportConfig, export_model
+        from zhcls.export.quantize import QuantizeSettings
+
+        export_model(ExportConfig(model=paths["student"], output=paths["export"], int8=QuantizeSettings(), data=data))
+
+    def tfidf() -> None:
+        from zhcls.data import load_splits
+        from zhcls.train.tfidf import run_baseline
+
+        run_baseline(load_splits(data), paths["tfidf"])
+
+    def fasttext() -> None:
+        from zhcls.data import load_splits
+        from zhcls.train.fasttext import run_fasttext
+
+        # Its autotune searches on dev for a share of the budget, at least 10 s.
+        run_fasttext(load_splits(data), paths["fasttext"], autotune_seconds=max(10, int(config.minutes * 3)))
+
+    def bench() -> None:
+        from zhcls.bench.contenders import ContenderSpec
+        from zhcls.bench.report import finish_report, write_report
+        from zhcls.bench.run import BenchSettings, run_bench
+        from zhcls.runtime.cpu import cpu_info
+
+        specs = [
+            ContenderSpec("teacher, PyTorch fp32", "torch", str(paths["teacher"])),
+            ContenderSpec("student, PyTorch fp32", "torch", str(paths["student"])),
+            ContenderSpec("student, ONNX int8 (zhcls)", "onnx", str(paths["export"])),
+            ContenderSpec("TF-IDF + logistic regression", "tfidf", str(paths["tfidf"])),
+            ContenderSpec("fastText", "fasttext", str(paths["fasttext"])),
+            ContenderSpec("BERT-base shape, PyTorch fp32 (speed reference)", "reference", "base"),
+        ]
+        settings = BenchSettings(
+            threads=config.threads or cpu_info()["cores"] or 1, batch1_texts=100, batch32_batches=5, fixed_calls=10
+        )
+        measured = run_bench(specs, data, settings, log=log.info)
+        write_report(finish_report(measured), paths["bench"])
+
+    planned = [
+        Stage("vocabulary", paths["vocab"], "tokenizer.json", vocab),
+        Stage("pretrain the teacher's encoder", paths["pretrain"], "metrics.json", pretrain),
+        Stage("fine-tune the teacher", paths["teacher"], "metrics.json", teacher),
+        Stage("distill the student", paths["student"], "metrics.json", student),
+        Stage("export the student to ONNX int8", paths["export"], "zhcls.json", export),
+        Stage("TF-IDF baseline", paths["tfidf"], "metrics.json", tfidf),
+        Stage("fastText baseline", paths["fasttext"], "metrics.json", fasttext),
+        Stage("bench and report", paths["bench"], "report.md", bench),
+    ]
+    if config.teacher:
+        planned = [s for s in planned if s.output not in (paths["vocab"], paths["pretrain"])]
+    return planned
+
+
+def run_demo(config: DemoConfig, *, echo: Callable[[str], None] = print) -> Path:
+    """Run every unfinished stage in order; the bench report's markdown path."""
+    planned = stages(config)
+    config.output.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for number, stage in enumerate(planned, start=1):
+        header = f"[{number}/{len(planned)}] {stage.name}"
+        if (stage.output / stage.done_marker).exists():
+            echo(f"{header}: done already ({stage.output}), skipped")
+            continue
+        echo(f"{header} → {stage.output}")
+        stage_started = time.perf_counter()
+        stage.run()
+        echo(f"{header}: finished in {(time.perf_counter() - stage_started) / 60:.1f} min")
+    echo(f"demo finished in {(time.perf_counter() - started) / 60:.1f} min")
+    return planned[-1].output / "report.md"
