@@ -117,3 +117,19 @@ def run_zhcls(*args: str) -> None:
     finally:
         sys.argv = old
     assert exit_info.value.code == 0
+
+
+@pytest.fixture(scope="session")
+def exported_classifier(tmp_path_factory, trained_classifier) -> Path:
+    """The tiny trained classifier exported with dynamic int8, what an app ships."""
+    output = tmp_path_factory.mktemp("exported") / "int8"
+    run_zhcls("export", trained_classifier, "--output", output, "--int8")
+    return output
+
+
+@pytest.fixture(scope="session")
+def exported_fp32(tmp_path_factory, trained_classifier) -> Path:
+    """The tiny trained classifier exported in fp32 (fused)."""
+    output = tmp_path_factory.mktemp("exported") / "fp32"
+    run_zhcls("export", trained_classifier, "--output", output)
+    return output

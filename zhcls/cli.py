@@ -612,6 +612,37 @@ def predict(
 
 
 @cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, type=int)
+@click.option("--threads", default=None, type=int, help="ONNX Runtime intra-op threads (default: all cores).")
+@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda", "tensorrt"]))
+@click.option("--max-batch", default=64, type=int, help="Most texts run together by the micro-batcher.")
+@click.option("--max-wait-ms", default=5.0, type=float, help="How long the micro-batcher waits for more requests.")
+@click.option("--max-texts", default=64, type=int, help="Most texts in one request (more: 413).")
+@click.option("--max-request-bytes", default=1 << 20, type=int, help="Largest request body (more: 413).")
+def serve(model_dir: Path, threads: int | None, device: str, **kwargs) -> None:
+    """Serve an export directory over HTTP: POST /predict {"texts": [...]}, GET /health; SIGTERM stops it."""
+    from zhcls.runtime import Classifier
+    from zhcls.runtime.server import ServeSettings
+    from zhcls.runtime.server import serve as run_server
+
+    settings = ServeSettings(**kwargs)
+    if settings.max_batch < 1 or settings.max_texts < 1 or settings.max_request_bytes < 1:
+        raise UserError("--max-batch, --max-texts and --max-request-bytes must be positive")
+    classifier = Classifier.load(model_dir, device=device, threads=threads)
+
+    def ready(address) -> None:
+        click.echo(f"serving {model_dir} on http://{address[0]}:{address[1]} (POST /predict, GET /health)", err=True)
+
+    try:
+        run_server(classifier, settings, ready=ready)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    click.echo("stopped", err=True)
+
+
+@cli.command()
 @click.argument("contenders", nargs=-1, required=True)
 @data_options
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")

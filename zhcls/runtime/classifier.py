@@ -31,6 +31,15 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def _encodable(text: str) -> str:
+    """The text with lone surrogates (which Python strings allow and UTF-8 does not) replaced by '?'."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def _check_texts(texts: str | Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         return [texts]
@@ -131,7 +140,7 @@ class Classifier:
                 text = {"head": text[:bound], "tail": text[-bound:], "head+tail": text[:bound] + text[-bound:]}[
                     self.truncation
                 ]
-            clipped.append(text)
+            clipped.append(_encodable(text))
         encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
         out = []
         for encoding in encodings:
@@ -176,11 +185,14 @@ class Classifier:
 
     def predict(self, texts: str | Sequence[str], top_k: int | None = None) -> list:
         """{'label', 'score'} per text, or a list of the `top_k` best of them per text."""
-        probabilities = self.predict_proba(texts)
-        k = top_k or 1
-        ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
-        results = [
-            [{"label": self.labels[j], "score": float(row[j])} for j in best]
-            for row, best in zip(probabilities, ranked, strict=True)
-        ]
-        return results if top_k else [r[0] for r in results]
+        return ranked_predictions(self.predict_proba(texts), self.labels, top_k)
+
+
+def ranked_predictions(probabilities: np.ndarray, labels: Sequence[str], top_k: int | None = None) -> list:
+    """{'label', 'score'} of the best class per row, or a list of the `top_k` best per row."""
+    ranked = np.argsort(-probabilities, axis=1, kind="stable")[:, : top_k or 1]
+    results = [
+        [{"label": labels[j], "score": float(row[j])} for j in best]
+        for row, best in zip(probabilities, ranked, strict=True)
+    ]
+    return results if top_k else [r[0] for r in results]

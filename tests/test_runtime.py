@@ -1,0 +1,174 @@
+"""`zhcls.runtime`: torch-free, any text in, one prediction out per text, the same answer however it is called."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zhcls.runtime import Classifier
+
+ODD_TEXTS = {
+    "empty": "",
+    "whitespace": " \t\n\u3000 ",
+    "emoji": "房间很干净😀👍🏻🇨🇳",
+    "traditional": "這家酒店的服務態度非常好，環境優雅",
+    "mixed English": "Wi-Fi信号很差, the staff were nice though 2024!",
+    "control characters": "好\x00\x01\x1b[31m差\x7f\u200b\ufeff",
+    "lone surrogate": "好\ud800差",
+    "1 MB": "很好" * (1 << 19),
+}
+
+
+@pytest.fixture(scope="module")
+def classifier(exported_classifier):
+    return Classifier.load(exported_classifier, threads=1)
+
+
+def test_using_the_runtime_imports_neither_torch_nor_transformers(exported_classifier):
+    script = (
+        "import sys\n"
+        "from zhcls.runtime import Classifier\n"
+        f"Classifier.load({str(exported_classifier)!r}).predict(['房间很干净'])\n"
+        "loaded = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ODD_TEXTS)
+def test_odd_texts_each_get_a_prediction(classifier, name):
+    (prediction,) = classifier.predict([ODD_TEXTS[name]])
+    assert prediction["label"] in classifier.labels
+    assert 0.0 <= prediction["score"] <= 1.0
+
+
+# fp32 is exact up to float rounding. Dynamic int8 quantizes each activation tensor with the range of the
+# whole batch, so a text's score moves slightly with its batch partners; its label does not.
+BATCHING_TOLERANCE = {"fp32": 1e-5, "int8": 5e-3}
+
+
+def _assert_same_answers(together: np.ndarray, alone: np.ndarray, precision: str) -> None:
+    np.testing.assert_allclose(together, alone, atol=BATCHING_TOLERANCE[precision])
+    clear = np.abs(alone[:, 0] - alone[:, 1]) > 2 * BATCHING_TOLERANCE[precision]
+    assert (together.argmax(1) == alone.argmax(1))[clear].all()
+
+
+def test_odd_texts_together_give_what_they_give_alone(classifier):
+    texts = list(ODD_TEXTS.values())
+    together = classifier.predict_proba(texts)
+    alone = np.stack([classifier.predict_proba(text)[0] for text in texts])
+    _assert_same_answers(together, alone, "int8")
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"bytes", ["ok", None], ("ok", 3), {"text": "x"}])
+def test_non_strings_are_a_clear_type_error(classifier, bad):
+    with pytest.raises(TypeError, match="str"):
+        classifier.predict(bad)
+
+
+def test_top_k_ranks_every_label(classifier):
+    (ranked,) = classifier.predict(["房间很干净"], top_k=len(classifier.labels))
+    scores = [entry["score"] for entry in ranked]
+    assert sorted(entry["label"] for entry in ranked) == sorted(classifier.labels)
+    assert scores == sorted(scores, reverse=True) and abs(sum(scores) - 1) < 1e-5
+
+
+@pytest.mark.parametrize("policy", ["head", "tail", "head+tail"])
+def test_truncation_policies_keep_the_chosen_end_of_a_long_text(exported_classifier, policy):
+    classifier = Classifier.load(exported_classifier, truncation=policy, threads=1)
+    long_text = "满意" * 200 + "失望" * 200
+    (ids,) = classifier.encode([long_text])
+    assert len(ids) == classifier.max_length
+    head, tail = classifier.encode(["满意"])[0][1:-1], classifier.encode(["失望"])[0][1:-1]
+    body = ids[1:-1]
+    starts_positive, ends_negative = body[: len(head)] == head, body[-len(tail) :] == tail
+    assert (starts_positive, ends_negative) == {
+        "head": (True, False),
+        "tail": (False, True),
+        "head+tail": (True, True),
+    }[policy]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=300))
+def test_any_unicode_text_gets_a_probability_distribution(classifier, text):
+    probabilities = classifier.predict_proba([text])
+    assert probabilities.shape == (1, len(classifier.labels))
+    assert np.isfinite(probabilities).all() and abs(probabilities.sum() - 1) < 1e-5
+
+
+@pytest.fixture(scope="module")
+def both_precisions(exported_classifier, exported_fp32):
+    return {
+        precision: [Classifier.load(folder, threads=1, batch_size=size) for size in range(1, 6)]
+        for precision, folder in (("fp32", exported_fp32), ("int8", exported_classifier))
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.text(max_size=80), min_size=1, max_size=12),
+    batch_size=st.integers(1, 5),
+    precision=st.sampled_from(["fp32", "int8"]),
+)
+def test_batching_never_changes_a_result(both_precisions, texts, batch_size, precision):
+    batched = both_precisions[precision][batch_size - 1]
+    together = batched.predict_proba(texts)
+    alone = np.stack([batched.predict_proba([text])[0] for text in texts])
+    _assert_same_answers(together, alone, precision)
+
+
+def test_one_classifier_shared_by_8_threads_answers_as_one_thread_does(classifier):
+    from conftest import synthetic_rows
+
+    texts = [text for text, _ in synthetic_rows(250, seed=5)]
+    calls = [texts[i : i + 1 + i % 3] for i in range(0, 2000)]  # 2,000 calls of 1-3 texts each
+    calls = [call or [texts[0]] for call in calls]
+    expected = [classifier.predict(call) for call in calls]
+    results: dict[int, list] = {}
+
+    def worker(index: int) -> None:
+        order = calls if index % 2 == 0 else calls[::-1]  # half the threads walk backwards
+        answers = [classifier.predict(call) for call in order]
+        results[index] = answers if index % 2 == 0 else answers[::-1]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 8
+    for index in range(8):
+        assert results[index] == expected, index
+
+
+def test_predict_streams_a_file_to_jsonl(run_cli, exported_classifier, tmp_path):
+    source = tmp_path / "in.jsonl"
+    texts = [f"第{i}条评论，房间很干净" for i in range(2500)] + ["", "😀"]
+    source.write_text("\n".join(json.dumps({"review": t}, ensure_ascii=False) for t in texts) + "\n", "utf-8")
+    code, _, err = run_cli("predict", exported_classifier, "--input", source, "--output", tmp_path / "out.jsonl")
+    assert code == 0, err
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["text"] for line in lines] == texts
+    assert all(line["label"] in ("pos", "neg") for line in lines)
+
+
+def test_predict_reads_stdin(exported_classifier):
+    result = subprocess.run(
+        [sys.executable, "-m", "zhcls", "predict", str(exported_classifier), "--input", "-", "--top-k", "2"],
+        input="房间很干净\n太差了\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2 and all(len(line["top_k"]) == 2 for line in lines)
