@@ -1,0 +1,70 @@
+"""Reproduce benchmarks/results/bench-NAME.{md,json,png}: the table users judge the toolkit by, on this CPU.
+
+    ZHCLS_DATA_DIR=../shared/datasets python benchmarks/bench.py [--datasets chnsenticorp online-shopping-10]
+
+For each data set, one `zhcls bench` run with: the teacher in PyTorch fp32 and as our fused dynamic int8,
+the best distilled student on dev in PyTorch fp32, ONNX fp32 (fused), our int8 and Optimum's
+ORTQuantizer int8, TF-IDF + logistic regression, fastText (autotuned on dev), and a 12×768 BERT-base-shaped
+model in PyTorch fp32 as the speed reference. Needs the teachers (benchmarks/gpu_e2e.sh), the students
+(benchmarks/distill.py) and the TF-IDF baselines (benchmarks/foundation.py); exports and the fastText
+models are made here when missing. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from _common import RESULTS, ROOT, zhcls
+from export import OPTIMUM, best_student, export_all
+
+
+def contenders(name: str, work: Path, teachers: Path) -> list[str]:
+    """The contender arguments of one data set's bench run, exporting what is missing."""
+    teacher = teachers / name / "teacher"
+    student = best_student(name, work)
+    if student is None or not (teacher / "metrics.json").exists():
+        raise SystemExit(f"{name}: run benchmarks/gpu_e2e.sh and benchmarks/distill.py first")
+    teacher_exports = export_all(teacher, work / "export" / name / "teacher")
+    student_exports = export_all(student, work / "export" / name / f"student-{student.name}")
+    fasttext = work / "bench" / name / "fasttext"
+    if not (fasttext / "metrics.json").exists():
+        zhcls("baseline", "--kind", "fasttext", "--data", name, "--autotune-seconds", "300", "--output", fasttext)
+    return [
+        f"teacher, PyTorch fp32={teacher}",
+        f"teacher, int8 (zhcls)={teacher_exports['int8 dynamic, fused (zhcls)']}",
+        f"student, PyTorch fp32={student}",
+        f"student, ONNX fp32={student_exports['fp32 fused']}",
+        f"student, int8 (zhcls)={student_exports['int8 dynamic, fused (zhcls)']}",
+        f"student, int8 (Optimum)={student_exports[OPTIMUM]}",
+        f"TF-IDF + logistic regression=tfidf:{work / 'foundation' / name / 'baseline'}",
+        f"fastText (autotuned on dev)=fasttext:{fasttext}",
+        "BERT-base shape 12×768, PyTorch fp32 (speed reference)=reference:base",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["chnsenticorp", "online-shopping-10"])
+    parser.add_argument("--work", type=Path, default=ROOT / "runs")
+    parser.add_argument("--teachers", type=Path, default=ROOT / "runs" / "pretrained")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    for name in args.datasets:
+        report = args.work / "bench" / name / "report"
+        zhcls(
+            "bench",
+            *contenders(name, args.work, args.teachers),
+            *("--data", name, "--report", report, "--threads", args.threads),
+        )
+        for suffix in ("md", "json"):
+            text = (report / f"report.{suffix}").read_text(encoding="utf-8")
+            if suffix == "md":
+                text = text.replace("](plot.png)", f"](bench-{name}.png)")
+            (RESULTS / f"bench-{name}.{suffix}").write_text(text, encoding="utf-8")
+        shutil.copyfile(report / "plot.png", RESULTS / f"bench-{name}.png")
+
+
+if __name__ == "__main__":
+    main()
