@@ -42,3 +42,22 @@ for name in chnsenticorp online-shopping-10; do
             --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
     done
 done
+# 4. a 2×128 student distilled from each teacher on the GPU (bf16, logit KD + hidden states, 1 minute), exported,
+#    and the GPU contenders timed beside the CPU ones with `zhcls bench` (contenders the machine cannot run, such
+#    as TensorRT without its library, are listed in the report with the reason).
+for name in chnsenticorp online-shopping-10; do
+    student="$work/$name/student-gpu"
+    [ -f "$student/metrics.json" ] || "${zhcls[@]}" distill --teacher "$work/$name/teacher" --student 2x128 \
+        --data "$name" --temperature 2 --hidden-weight 1 --embedding-weight 1 --minutes "${DISTILL_MINUTES:-1}" \
+        --epochs 100 --patience 0 --lr 1e-3 --batch-size 64 --output "$student" "$(resume_or_new "$student")"
+    [ -f "$student-onnx/zhcls.json" ] || "${zhcls[@]}" export "$student" --output "$student-onnx"
+    [ -f "$student-int8/zhcls.json" ] || "${zhcls[@]}" export "$student" --int8 --output "$student-int8"
+    "${zhcls[@]}" bench "teacher, PyTorch bf16 CUDA=torch-cuda:$work/$name/teacher" \
+        "student, PyTorch bf16 CUDA=torch-cuda:$student" "student, ONNX Runtime CUDA=onnx-cuda:$student-onnx" \
+        "student, ONNX Runtime TensorRT=onnx-tensorrt:$student-onnx" "student, int8 CPU=$student-int8" \
+        "BERT-base shape, PyTorch bf16 CUDA=reference-cuda:base" \
+        --data "$name" --report "$work/$name/gpu-bench"
+    sed "s/](plot.png)/](gpu-bench-$name.png)/" "$work/$name/gpu-bench/report.md" > "benchmarks/results/gpu-bench-$name.md"
+    cp "$work/$name/gpu-bench/plot.png" "benchmarks/results/gpu-bench-$name.png"
+    cp "$work/$name/gpu-bench/report.json" "benchmarks/results/gpu-bench-$name.json"
+done

@@ -30,6 +30,7 @@ def bench_report(tmp_path_factory, trained_classifier, synthetic_csv):
         root / "tfidf",
         "reference:tiny",
         f"gpu=torch-cuda:{trained_classifier}",
+        "reference-cuda:tiny",
         *("--data", synthetic_csv, "--report", report, "--threads", "1"),
         *("--batch1-texts", "6", "--batch32-batches", "2", "--fixed-lengths", "16,32", "--fixed-calls", "3"),
     )
@@ -74,6 +75,7 @@ def test_contenders_that_cannot_run_are_listed_with_their_reason(bench_report):
     folder, report = bench_report
     gpu = report["contenders"]["gpu"]
     assert gpu["status"] == "skipped" and "CUDA" in gpu["reason"]
+    assert report["contenders"]["BERT tiny shape, PyTorch bf16, CUDA (speed reference)"]["status"] == "skipped"
     markdown = (folder / "report.md").read_text(encoding="utf-8")
     assert "gpu (torch-cuda): skipped" in markdown
     for label in ("teacher", "int8 (ONNX int8)", "tfidf (TF-IDF)"):
@@ -92,6 +94,7 @@ def test_contender_specs_are_read_from_their_directories(trained_classifier, tmp
     named = ContenderSpec.parse(f"mine=torch-cuda:{trained_classifier}")
     assert (named.label, named.kind) == ("mine", "torch-cuda")
     assert ContenderSpec.parse("reference:base").kind == "reference"
+    assert ContenderSpec.parse("reference-cuda:base").label == "BERT base shape, PyTorch bf16, CUDA (speed reference)"
     with pytest.raises(UserError, match="not an export, model or baseline directory"):
         ContenderSpec.parse(str(tmp_path))
     with pytest.raises(UserError, match="does not exist"):

@@ -24,6 +24,7 @@ KINDS = {
     "tfidf": "a `zhcls baseline` directory (TF-IDF + logistic regression)",
     "fasttext": "a `zhcls baseline --kind fasttext` directory",
     "reference": "a random-weight BERT of a preset shape (reference:base is 12×768), PyTorch fp32, for speed",
+    "reference-cuda": "the same speed reference in bf16 on a CUDA GPU",
 }
 
 
@@ -45,7 +46,8 @@ class ContenderSpec:
         kind, sep, target = rest.partition(":")
         if not sep or kind not in KINDS:
             kind, target = None, rest
-        if kind != "reference" and not Path(target).exists():
+        is_reference = bool(kind) and kind.startswith("reference")
+        if not is_reference and not Path(target).exists():
             raise UserError(f"contender '{text}': {target} does not exist")
         kind = kind or detect_kind(target)
         return cls(label or default_label(kind, target), kind, target)
@@ -67,8 +69,9 @@ def detect_kind(path: str) -> str:
 
 def default_label(kind: str, target: str) -> str:
     """The directory's name and what runs it, e.g. `student (ONNX int8)`."""
-    if kind == "reference":
-        return f"BERT {target} shape, PyTorch fp32 (speed reference)"
+    if kind.startswith("reference"):
+        precision = "bf16, CUDA" if kind.endswith("cuda") else "fp32"
+        return f"BERT {target} shape, PyTorch {precision} (speed reference)"
     folder = Path(target)
     name = folder.name if folder.name not in ("", ".") else str(folder)
     if kind.startswith("onnx"):
@@ -110,6 +113,7 @@ def load_contender(
         "tfidf": _load_tfidf,
         "fasttext": _load_fasttext,
         "reference": _load_reference,
+        "reference-cuda": _load_reference,
     }[spec.kind]
     return loader(spec, threads=threads, num_labels=num_labels, tokenizer_from=tokenizer_from)
 
@@ -161,7 +165,7 @@ def _torch_device(spec: ContenderSpec, threads: int) -> str:
 
     torch = require("torch", "train")
     torch.set_num_threads(threads)
-    if spec.kind == "torch-cuda":
+    if spec.kind.endswith("-cuda"):
         if not torch.cuda.is_available():
             raise Unavailable("no CUDA GPU visible to torch")
         return "cuda"
@@ -211,6 +215,7 @@ def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, token
         predict_logits=_torch_runner(model, tokenizer, 128, device),
         size_bytes=parameters * 4,
         parameters=parameters,
+        precision="bf16" if device == "cuda" else "fp32",
         has_accuracy=False,
         details={"device": device, "note": "random weights; size is fp32 weights in memory"},
     )
