@@ -10,7 +10,18 @@ import pytest
 pytest.importorskip("matplotlib", reason="zhcls demo needs the 'bench' extra")
 pytest.importorskip("fasttext", reason="zhcls demo needs the 'bench' extra")
 
-STAGES = ("vocab", "pretrain", "teacher", "student", "export", "tfidf", "fasttext", "bench")
+STAGES = (
+    "vocab",
+    "pretrain",
+    "teacher-pretrained",
+    "teacher-random",
+    "teacher",
+    "student",
+    "export",
+    "tfidf",
+    "fasttext",
+    "bench",
+)
 
 
 def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_cli, synthetic_csv, tmp_path):
@@ -26,7 +37,12 @@ def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_c
     assert {"teacher, PyTorch fp32", "student, ONNX int8 (zhcls)", "fastText", "TF-IDF + logistic regression"} <= ran
     assert "| student, ONNX int8 (zhcls) |" in out  # the final table is printed
     pretrained = json.loads((output / "pretrain" / "metrics.json").read_text(encoding="utf-8"))
-    assert pretrained["stopped_by_budget"] and pretrained["train_minutes"] <= 2 * 0.3 + 0.1
+    assert pretrained["stopped_by_budget"] and pretrained["train_minutes"] <= 2 * 0.25 + 0.1
+    dev = {
+        name: json.loads((output / name / "metrics.json").read_text(encoding="utf-8"))["dev"]["accuracy"]
+        for name in ("teacher-pretrained", "teacher-random", "teacher")
+    }
+    assert dev["teacher"] == max(dev["teacher-pretrained"], dev["teacher-random"])
 
     teacher_metrics = (output / "teacher" / "metrics.json").stat().st_mtime_ns
     shutil.rmtree(output / "tfidf")
@@ -41,3 +57,20 @@ def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_c
 def test_demo_refuses_a_nonpositive_budget(run_cli, tmp_path):
     code, _, err = run_cli("demo", "--minutes", "0", "--output", tmp_path)
     assert code == 2 and "--minutes" in err
+
+
+def test_demo_from_a_checkpoint_fine_tunes_it_instead_of_pretraining(tmp_path):
+    from zhcls.data import DataSpec
+    from zhcls.demo import DemoConfig, stages
+
+    from_zero = [stage.output.name for stage in stages(DemoConfig(output=tmp_path, data=DataSpec("x.csv")))]
+    assert from_zero == list(STAGES)
+    config = DemoConfig(output=tmp_path, data=DataSpec("x.csv"), teacher="bert-base-chinese")
+    assert [stage.output.name for stage in stages(config)] == [
+        "teacher",
+        "student",
+        "export",
+        "tfidf",
+        "fasttext",
+        "bench",
+    ]
