@@ -7,7 +7,10 @@ the dev split, never the test split. The model is fastText's own `.bin` format.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,6 +39,25 @@ def _write_training_file(path: Path, texts: Sequence[str], label_ids: Sequence[i
             handle.write(f"{LABEL_PREFIX}{label} {fasttext_line(text)}\n")
 
 
+@contextlib.contextmanager
+def _native_output_silenced():
+    """Silence file descriptors 1 and 2: fastText's autotune prints a progress line many times a second
+    from C++ whatever `verbose` says, which floods logs and captured output."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 class FastTextBaseline:
     """A fastText model and the data set's label names (fastText sees label ids only)."""
 
@@ -54,14 +76,15 @@ class FastTextBaseline:
             train_file, dev_file = Path(tmp) / "train.txt", Path(tmp) / "dev.txt"
             _write_training_file(train_file, splits.train.texts, [index[x] for x in splits.train.labels])
             _write_training_file(dev_file, splits.dev.texts, [index[x] for x in splits.dev.labels])
-            model = fasttext.train_supervised(
-                input=str(train_file),
-                autotuneValidationFile=str(dev_file),
-                autotuneDuration=autotune_seconds,
-                thread=threads,
-                verbose=0,
-                seed=0,
-            )
+            with _native_output_silenced():
+                model = fasttext.train_supervised(
+                    input=str(train_file),
+                    autotuneValidationFile=str(dev_file),
+                    autotuneDuration=autotune_seconds,
+                    thread=threads,
+                    verbose=0,
+                    seed=0,
+                )
         return cls(model, list(splits.labels))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -87,6 +110,8 @@ class FastTextBaseline:
     @classmethod
     def load(cls, folder: Path) -> FastTextBaseline:
         fasttext = require("fasttext", "bench")
+        # fastText 0.9 prints a deprecation notice on every load_model; it concerns its own API, not ours.
+        fasttext.FastText.eprint = lambda *args, **kwargs: None
         folder = Path(folder)
         labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
         return cls(fasttext.load_model(str(folder / MODEL_FILE)), labels)
