@@ -108,6 +108,17 @@ def test_bench_rejects_two_contenders_with_one_label(run_cli, trained_classifier
     assert code == 2 and "share a label" in err
 
 
+def test_a_fresh_process_reports_its_own_peak_memory_not_its_parents():
+    import numpy as np
+
+    from zhcls.bench.run import _in_fresh_process, peak_rss_bytes
+
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MB resident in this process only
+    child = _in_fresh_process(peak_rss_bytes)
+    assert child < peak_rss_bytes() - 300 * 2**20
+    del ballast
+
+
 def test_fixed_length_texts_have_the_asked_number_of_tokens(tokenizer_dir):
     from tokenizers import Tokenizer
 

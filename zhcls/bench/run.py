@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import multiprocessing
 import platform
-import resource
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -81,10 +81,25 @@ def probe(spec: ContenderSpec, texts, gold, data_labels, threads: int, tokenizer
     if columns is not None:
         metrics = classification_metrics(columns, predicted, contender.labels)
         result["accuracy"], result["macro_f1"] = metrics["accuracy"], metrics["macro_f1"]
-    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
-    scale = 1 if sys.platform == "darwin" else 1024
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20, 1)
+    result["peak_rss_mb"] = round(peak_rss_bytes() / 2**20, 1)
     return result
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it started its program.
+
+    Linux carries `ru_maxrss` across fork and exec, so a spawned child would report its parent's peak
+    whenever that is larger; VmHWM belongs to the new program's address space alone.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource  # not on Windows, which has neither /proc nor this fallback
+
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 def _in_fresh_process(function, *args) -> dict:
