@@ -502,6 +502,7 @@ def baseline(kind: str, autotune_seconds: int, output: Path | None, json_path: s
 @click.option("--min-agreement", default=None, type=float, help="Gate floor (default 0.999 fp32/fp16, 0.99 int8).")
 @click.option("--trt", default=None, type=click.Choice(["fp16", "int8"]), help="Also build a TensorRT engine.")
 @click.option("--triton", is_flag=True, help="Also write a Triton model repository.")
+@click.option("--web", is_flag=True, help="Also lay the export out for transformers.js (onnx/, id2label, max length).")
 @data_options
 def export(
     model_dir: Path,
@@ -518,6 +519,7 @@ def export(
     min_agreement: float | None,
     trt: str | None,
     triton: bool,
+    web: bool,
     **kwargs,
 ) -> None:
     """Export a classifier to ONNX (optionally fused, int8 or fp16), verified against PyTorch."""
@@ -546,6 +548,7 @@ def export(
         data=spec,
         trt=trt,
         triton=triton,
+        web=web,
     )
     manifest = export_model(config)
     parity = manifest.parity
@@ -555,6 +558,8 @@ def export(
             f", argmax agreement {100 * parity['argmax_agreement']:.2f}% on {parity['texts']} "
             f"{parity['split']} texts, max |Δlogit| {parity['max_abs_logit_diff']:.3g}"
         )
+    if "web" in manifest.extras:
+        summary += f"; for transformers.js: {', '.join(manifest.extras['web']['files'].values())}"
     click.echo(summary)
 
 
@@ -621,25 +626,51 @@ def predict(
 @click.option("--max-wait-ms", default=5.0, type=float, help="How long the micro-batcher waits for more requests.")
 @click.option("--max-texts", default=64, type=int, help="Most texts in one request (more: 413).")
 @click.option("--max-request-bytes", default=1 << 20, type=int, help="Largest request body (more: 413).")
-def serve(model_dir: Path, threads: int | None, device: str, **kwargs) -> None:
+@click.option("--web", is_flag=True, help="Also serve examples/web's in-browser page with this model.")
+@click.option(
+    "--web-root",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="The page's folder, after `npm ci` there (default: examples/web of this checkout).",
+)
+def serve(model_dir: Path, threads: int | None, device: str, web: bool, web_root: Path | None, **kwargs) -> None:
     """Serve an export directory over HTTP: POST /predict {"texts": [...]}, GET /health; SIGTERM stops it."""
     from zhcls.runtime import Classifier
     from zhcls.runtime.server import ServeSettings
     from zhcls.runtime.server import serve as run_server
 
-    settings = ServeSettings(**kwargs)
+    if web_root is not None and not web:
+        raise UserError("--web-root goes with --web")
+    settings = ServeSettings(**kwargs, web_root=str(_web_root(model_dir, web_root)) if web else None)
     if settings.max_batch < 1 or settings.max_texts < 1 or settings.max_request_bytes < 1:
         raise UserError("--max-batch, --max-texts and --max-request-bytes must be positive")
     classifier = Classifier.load(model_dir, device=device, threads=threads)
 
     def ready(address) -> None:
-        click.echo(f"serving {model_dir} on http://{address[0]}:{address[1]} (POST /predict, GET /health)", err=True)
+        url = f"http://{address[0]}:{address[1]}"
+        click.echo(f"serving {model_dir} on {url} (POST /predict, GET /health)", err=True)
+        if web:
+            click.echo(f"the page: {url}/", err=True)
 
     try:
         run_server(classifier, settings, ready=ready)
     except OSError as exc:
         raise UserError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     click.echo("stopped", err=True)
+
+
+def _web_root(model_dir: Path, web_root: Path | None) -> Path:
+    """The checked folder of the in-browser page for `serve --web`."""
+    from zhcls.runtime.manifest import Manifest
+
+    if "web" not in Manifest.read(model_dir).extras:
+        raise UserError(f"{model_dir} has no web layout; export it again with --web")
+    root = web_root or Path(__file__).resolve().parents[1] / "examples" / "web"
+    if not (root / "index.html").is_file():
+        raise UserError(f"{root}: no index.html; give --web-root, the examples/web folder of a zhcls checkout")
+    if not (root / "node_modules" / "@huggingface" / "transformers").is_dir():
+        raise UserError(f"{root}: no node_modules; run `ONNXRUNTIME_NODE_INSTALL=skip npm ci` there first")
+    return root
 
 
 @cli.command()

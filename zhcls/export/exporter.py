@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import zhcls
 from zhcls.data import DataSpec, load_splits
 from zhcls.errors import UserError, require
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
+from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, write_web_layout
 from zhcls.runtime.cpu import cpu_info
 from zhcls.runtime.manifest import Manifest
 from zhcls.train.rundir import replace_dir
@@ -41,6 +43,7 @@ class ExportConfig:
     verify_size: int = 1000
     trt: str | None = None
     triton: bool = False
+    web: bool = False
 
     def __post_init__(self) -> None:
         if self.int8 is not None and self.fp16:
@@ -51,6 +54,8 @@ class ExportConfig:
             raise UserError("--trt int8 builds from a QDQ graph of standard ops: add --int8 static --no-fuse")
         if self.min_agreement is not None and not 0 < self.min_agreement <= 1:
             raise UserError("--min-agreement must be in (0, 1]")
+        if self.web:
+            check_web_precision(self.precision)
 
     @property
     def precision(self) -> str:
@@ -154,6 +159,9 @@ def _build(
             fusion = fuse(current, fused, model.config.num_attention_heads, model.config.hidden_size)
             current = fused
             log.info("fused: %s", ", ".join(f"{k} {v}" for k, v in fusion.items()) or "nothing")
+        if config.web and config.int8 is not None:
+            (staged / FP32_SOURCE).parent.mkdir()
+            shutil.copy2(current, staged / FP32_SOURCE)
         quantization: dict = {}
         if config.int8 is not None:
             feeds = None
@@ -192,6 +200,12 @@ def _build(
     if config.verify:
         manifest.parity = _gate(config, model_dir, staged, data, labels, max_length)
         manifest.write(staged)
+    if config.web:
+        web = write_web_layout(staged, manifest)
+        if config.verify and "fp32" in web["files"] and manifest.precision != "fp32":
+            web["fp32_parity"] = _gate_fp32_variant(config, model_dir, staged, web["files"]["fp32"], manifest, data)
+        manifest.extras["web"] = web
+        manifest.write(staged)
     if config.trt:
         from zhcls.export.tensorrt import build_engine
 
@@ -208,10 +222,31 @@ def _build(
     return manifest
 
 
-def _gate(
-    config: ExportConfig, model_dir: Path, staged: Path, data: DataSpec | None, labels: list[str], max_length: int
+def _gate_fp32_variant(
+    config: ExportConfig, model_dir: Path, staged: Path, graph: str, manifest: Manifest, data: DataSpec | None
 ) -> dict:
-    """The parity figures; raises when argmax agreement falls below the floor, keeping the artifact to inspect."""
+    """The parity gate run on the fp32 graph an int8 export ships for the web, through a manifest naming it."""
+    # Beside the staged export, not inside it: a failing gate moves the staged export away.
+    with tempfile.TemporaryDirectory(dir=staged.parent, prefix=f".{staged.name}.fp32-") as tmp:
+        view = Path(tmp)
+        link_or_copy(staged / graph, view / "model.onnx")
+        shutil.copy2(staged / manifest.tokenizer_file, view / manifest.tokenizer_file)
+        dataclasses.replace(manifest, precision="fp32", quantization={}, parity={}, extras={}).write(view)
+        return _gate(config, model_dir, staged, data, manifest.labels, manifest.max_length, checked=view)
+
+
+def _gate(
+    config: ExportConfig,
+    model_dir: Path,
+    staged: Path,
+    data: DataSpec | None,
+    labels: list[str],
+    max_length: int,
+    checked: Path | None = None,
+) -> dict:
+    """The parity figures of `checked` (default: the staged export); below the floor it raises, keeping the
+    staged export to inspect."""
+    checked = checked or staged
     if data is None:
         raise UserError(f"{model_dir} records no data set to verify on: give --data, or --no-verify")
     splits = load_splits(data)
@@ -219,8 +254,9 @@ def _gate(
     texts = dev.texts[: config.verify_size]
     index = {label: i for i, label in enumerate(labels)}
     gold = [index.get(label, -1) for label in dev.labels[: config.verify_size]]
-    report = verify(model_dir, staged, texts, gold, max_length)
-    floor = config.min_agreement or AGREEMENT_FLOOR[config.precision]
+    report = verify(model_dir, checked, texts, gold, max_length)
+    precision = Manifest.read(checked).precision
+    floor = config.min_agreement or AGREEMENT_FLOOR[precision]
     report["min_agreement"] = floor
     report["split"] = "dev" if len(splits.dev) else "test"
     log.info(
@@ -237,8 +273,9 @@ def _gate(
         shutil.rmtree(rejected, ignore_errors=True)
         staged.rename(rejected)
         raise UserError(
-            f"parity gate failed: the export agrees with PyTorch on {100 * report['argmax_agreement']:.2f}% of "
-            f"{report['texts']} {report['split']} texts, below {100 * floor:.1f}% (max |Δlogit| "
-            f"{report['max_abs_logit_diff']:.3g}); kept for inspection at {rejected}; --no-verify skips the gate"
+            f"parity gate failed: the {precision} export agrees with PyTorch on "
+            f"{100 * report['argmax_agreement']:.2f}% of {report['texts']} {report['split']} texts, below "
+            f"{100 * floor:.1f}% (max |Δlogit| {report['max_abs_logit_diff']:.3g}); kept for inspection at {rejected}; "
+            "--no-verify skips the gate"
         )
     return report

@@ -3,6 +3,10 @@
     POST /predict  {"texts": ["...", ...]} or {"text": "..."}, optional "top_k"  →  {"predictions": [...]}
     GET  /health   →  {"status": "ok", "labels": [...], "precision": ...}
 
+With `web_root` (`zhcls serve --web`) every other GET is a static file: `/model/...` from the export
+directory, anything else from `web_root` (the examples/web page and its node_modules), sent
+cross-origin isolated so that ONNX Runtime Web may use threads.
+
 Concurrent requests are micro-batched: one worker thread gathers the texts of every request that
 arrives within `max_wait_ms` (up to `max_batch` texts) and runs them as one batch, which is where
 throughput comes from on a small CPU. Bodies over `max_request_bytes`, more than `max_texts` texts,
@@ -14,13 +18,17 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 import queue
+import shutil
 import signal
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from zhcls.runtime.classifier import Classifier, ranked_predictions
 
@@ -35,6 +43,34 @@ class ServeSettings:
     max_wait_ms: float = 5.0
     max_texts: int = 64
     max_request_bytes: int = 1 << 20
+    web_root: str | None = None
+
+
+MODEL_PREFIX = "/model/"
+# Module scripts and wasm are refused by browsers under a wrong type, and platform MIME tables vary.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".wasm": "application/wasm",
+    ".onnx": "application/octet-stream",
+}
+# SharedArrayBuffer, and with it wasm threads, exists only on a cross-origin isolated page.
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+
+
+def static_file(url_path: str, web_root: Path, model_dir: Path) -> Path | None:
+    """The file a static GET names, or None for one outside both folders or missing."""
+    path = unquote(urlsplit(url_path).path)
+    root, relative = (model_dir, path[len(MODEL_PREFIX) :]) if path.startswith(MODEL_PREFIX) else (web_root, path)
+    root = root.resolve()
+    target = (root / relative.lstrip("/")).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_relative_to(root) or not target.is_file():
+        return None
+    return target
 
 
 class BadRequest(Exception):
@@ -120,6 +156,8 @@ def _parse(body: bytes, settings: ServeSettings) -> tuple[list[str], int | None]
 def make_server(classifier: Classifier, settings: ServeSettings) -> tuple[ThreadingHTTPServer, MicroBatcher]:
     """A bound server (port 0 picks a free one) and its batcher; `serve_forever` is the caller's to run."""
     batcher = MicroBatcher(classifier, settings.max_batch, settings.max_wait_ms)
+    web_root = Path(settings.web_root) if settings.web_root else None
+    model_dir = Path(classifier.folder)
     health = {
         "status": "ok",
         "labels": classifier.labels,
@@ -148,8 +186,26 @@ def make_server(classifier: Classifier, settings: ServeSettings) -> tuple[Thread
         def do_GET(self) -> None:
             if self.path == "/health":
                 self._send(HTTPStatus.OK, health)
+            elif web_root is not None:
+                self._send_file()
             else:
                 self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path}; use POST /predict or GET /health")
+
+        def _send_file(self) -> None:
+            target = static_file(self.path, web_root, model_dir)
+            if target is None:
+                self._error(HTTPStatus.NOT_FOUND, f"no such file {self.path}")
+                return
+            content_type = CONTENT_TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", content_type or "application/octet-stream")
+            self.send_header("Content-Length", str(target.stat().st_size))
+            self.send_header("Cache-Control", "no-cache")
+            for name, value in ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+            self.end_headers()
+            with target.open("rb") as source:
+                shutil.copyfileobj(source, self.wfile)
 
         def do_POST(self) -> None:
             if self.path != "/predict":
