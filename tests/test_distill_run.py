@@ -10,6 +10,7 @@ import pytest
 @pytest.fixture(scope="module")
 def tiny_student_dir(tokenizer_dir, tmp_path_factory):
     """A 1-layer × 16 BERT sharing the teacher's tokenizer (half the teacher's width)."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -22,6 +23,7 @@ def tiny_student_dir(tokenizer_dir, tmp_path_factory):
         max_position_embeddings=128,
     )
     folder = tmp_path_factory.mktemp("student") / "student"
+    torch.manual_seed(0)  # the same student whichever tests ran before
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -9,7 +9,9 @@ batch 1 at fixed lengths of 32/64/128 tokens.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import platform
 import sys
 import time
@@ -137,6 +139,34 @@ def machine_record(threads: int) -> dict:
     return record
 
 
+@contextlib.contextmanager
+def _torch_threads_restored():
+    """PyTorch contenders set torch's process-wide thread count; the caller (the demo, a test) gets its own back."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch else None
+    try:
+        yield
+    finally:
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(before or os.cpu_count() or 1)
+
+
+def _workloads(texts: list[str], settings: BenchSettings) -> dict[str, list[list[str]]]:
+    """The timed calls: real test texts at batch 1 and 32, and one text per fixed token length."""
+    rng = np.random.default_rng(settings.seed)
+    workloads = {
+        "batch1": [[texts[i]] for i in rng.permutation(len(texts))[: settings.batch1_texts]],
+        "batch32": [
+            [texts[i] for i in rng.choice(len(texts), size=min(32, len(texts)), replace=False)]
+            for _ in range(settings.batch32_batches)
+        ],
+    }
+    for length in settings.fixed_lengths:
+        workloads[f"seq{length}"] = [[fixed_length_text(texts, length)]] * settings.fixed_calls
+    return workloads
+
+
 def run_bench(specs: list[ContenderSpec], data: DataSpec, settings: BenchSettings, *, log=print) -> dict:
     """Measure every contender on `data`'s test split; the report's content as a dict."""
     splits = load_splits(data)
@@ -150,27 +180,19 @@ def run_bench(specs: list[ContenderSpec], data: DataSpec, settings: BenchSetting
         outcome = _in_fresh_process(probe, spec, texts, gold, labels, settings.threads, tokenizer_from)
         results[spec.label] = {"kind": spec.kind, "target": spec.target, **outcome}
 
-    runnable = {}
-    for spec in specs:
-        if results[spec.label]["status"] == "ok":
-            loaded = load_contender(
-                spec, threads=settings.threads, num_labels=len(labels), tokenizer_from=tokenizer_from
-            )
-            runnable[spec.label] = loaded.predict_logits
-    rng = np.random.default_rng(settings.seed)
-    workloads = {
-        "batch1": [[texts[i]] for i in rng.permutation(len(texts))[: settings.batch1_texts]],
-        "batch32": [
-            [texts[i] for i in rng.choice(len(texts), size=min(32, len(texts)), replace=False)]
-            for _ in range(settings.batch32_batches)
-        ],
-    }
-    for length in settings.fixed_lengths:
-        workloads[f"seq{length}"] = [[fixed_length_text(texts, length)]] * settings.fixed_calls
-    for workload, batches in workloads.items():
-        log(f"timing {workload}: {len(batches)} calls per contender, interleaved")
-        for label, timing in interleaved_latency(runnable, batches).items():
-            results[label].setdefault("latency", {})[workload] = timing
+    with _torch_threads_restored():
+        runnable = {}
+        for spec in specs:
+            if results[spec.label]["status"] == "ok":
+                loaded = load_contender(
+                    spec, threads=settings.threads, num_labels=len(labels), tokenizer_from=tokenizer_from
+                )
+                runnable[spec.label] = loaded.predict_logits
+        workloads = _workloads(texts, settings)
+        for workload, batches in workloads.items():
+            log(f"timing {workload}: {len(batches)} calls per contender, interleaved")
+            for label, timing in interleaved_latency(runnable, batches).items():
+                results[label].setdefault("latency", {})[workload] = timing
     return {
         "data": {**splits.info, "test_size": len(texts), "labels": labels},
         "settings": {
