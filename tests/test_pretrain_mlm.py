@@ -64,7 +64,7 @@ def test_schedule_warms_up_decays_and_ends_at_zero_on_either_clock():
     assert not by_steps.out_of_time(LoopState(train_seconds=1e9))
 
 
-def test_tiny_run_learns_and_a_time_budget_stops_it_at_lr_zero(run_cli, tmp_path, corpus_file, tokenizer_dir):
+def test_a_time_budget_stops_a_tiny_run_at_lr_zero(run_cli, tmp_path, corpus_file, tokenizer_dir):
     output = tmp_path / "mlm"
     code, out, err = _pretrain(
         run_cli, corpus_file, tokenizer_dir, output, "--minutes", "0.2", "--heldout-fraction", "0.2"
@@ -77,8 +77,7 @@ def test_tiny_run_learns_and_a_time_budget_stops_it_at_lr_zero(run_cli, tmp_path
     log = [json.loads(line) for line in (output / "train_log.jsonl").read_text().splitlines()]
     trains = [event for event in log if event["event"] == "train"]
     assert trains[-1]["lr"] == 0.0 and trains[-1]["step"] == metrics["steps"]
-    evals = [event for event in log if event["event"] == "eval"]
-    assert len(evals) >= 2 and evals[-1]["masked_loss"] < evals[0]["masked_loss"]
+    # How many epochs fit in the budget depends on the machine's load; learning is checked on epochs below.
     assert metrics["heldout_best"]["masked_loss"] < math.log(metrics["shape"]["vocab_size"])
     config = json.loads((output / "config.json").read_text(encoding="utf-8"))
     assert config["hidden_dropout_prob"] == 0.1  # dropout was off for pretraining, back on for fine-tuning
@@ -89,6 +88,9 @@ def test_resume_continues_where_the_run_stopped(run_cli, tmp_path, monkeypatch, 
     flags = ("--epochs", "2", "--checkpoint-every", "10")
     full = tmp_path / "full"
     assert _pretrain(run_cli, corpus_file, tokenizer_dir, full, *flags)[0] == 0
+    evals = [json.loads(line) for line in (full / "train_log.jsonl").read_text().splitlines()]
+    evals = [event for event in evals if event["event"] == "eval"]
+    assert len(evals) == 2 and evals[1]["masked_loss"] < evals[0]["masked_loss"]  # a tiny run's held-out loss falls
 
     real_save = loop._save_checkpoint
     calls = {"n": 0}
