@@ -66,11 +66,4 @@ def test_demo_from_a_checkpoint_fine_tunes_it_instead_of_pretraining(tmp_path):
     from_zero = [stage.output.name for stage in stages(DemoConfig(output=tmp_path, data=DataSpec("x.csv")))]
     assert from_zero == list(STAGES)
     config = DemoConfig(output=tmp_path, data=DataSpec("x.csv"), teacher="bert-base-chinese")
-    assert [stage.output.name for stage in stages(config)] == [
-        "teacher",
-        "student",
-        "export",
-        "tfidf",
-        "fasttext",
-        "bench",
-    ]
+    assert [stage.output.name for stage in stages(config)] == list(STAGES[STAGES.index("teacher") :])

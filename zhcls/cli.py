@@ -700,7 +700,6 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
     from zhcls.bench.report import finish_report, write_report
     from zhcls.bench.run import BenchSettings, run_bench
     from zhcls.errors import require
-    from zhcls.runtime.cpu import cpu_info
 
     require("matplotlib", "bench")
     try:
@@ -708,7 +707,7 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
     except ValueError:
         raise UserError("--fixed-lengths takes comma-separated integers such as 32,64,128") from None
     settings = BenchSettings(
-        threads=threads or cpu_info()["cores"] or 1,
+        threads=threads,
         batch1_texts=kwargs.pop("batch1_texts"),
         batch32_batches=kwargs.pop("batch32_batches"),
         fixed_lengths=lengths,

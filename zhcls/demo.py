@@ -69,8 +69,13 @@ def stages(config: DemoConfig) -> list[Stage]:
 
     out, data = config.output, config.data
     source = data.data
-    names = ("vocab", "pretrain", "teacher-pretrained", "teacher-random", "teacher", "student", "export")
-    paths = {name: out / name for name in (*names, "tfidf", "fasttext", "bench")}
+    paths = {
+        name: out / name
+        for name in (
+            *("vocab", "pretrain", "teacher-pretrained", "teacher-random", "teacher"),
+            *("student", "export", "tfidf", "fasttext", "bench"),
+        )
+    }
     loop = LoopSettings(epochs=UNTIL_BUDGET_EPOCHS, batch_size=32, patience=0, checkpoint_every=100)
 
     def vocab() -> None:
@@ -161,7 +166,6 @@ def stages(config: DemoConfig) -> list[Stage]:
         from zhcls.bench.contenders import ContenderSpec
         from zhcls.bench.report import finish_report, write_report
         from zhcls.bench.run import BenchSettings, run_bench
-        from zhcls.runtime.cpu import cpu_info
 
         specs = [
             ContenderSpec("teacher, PyTorch fp32", "torch", str(paths["teacher"])),
@@ -171,50 +175,45 @@ def stages(config: DemoConfig) -> list[Stage]:
             ContenderSpec("fastText", "fasttext", str(paths["fasttext"])),
             ContenderSpec("BERT-base shape, PyTorch fp32 (speed reference)", "reference", "base"),
         ]
-        settings = BenchSettings(
-            threads=config.threads or cpu_info()["cores"] or 1, batch1_texts=100, batch32_batches=5, fixed_calls=10
-        )
+        settings = BenchSettings(threads=config.threads, batch1_texts=100, batch32_batches=5, fixed_calls=10)
         measured = run_bench(specs, data, settings, log=log.info)
         write_report(finish_report(measured), paths["bench"])
 
-    planned = [
-        Stage("vocabulary", paths["vocab"], "tokenizer.json", vocab),
-        Stage("pretrain the teacher's encoder", paths["pretrain"], "metrics.json", pretrain),
-        Stage(
-            "fine-tune the pretrained encoder",
-            paths["teacher-pretrained"],
-            "metrics.json",
-            fine_tune(paths["teacher-pretrained"], 3e-4, model=str(paths["pretrain"])),
-        ),
-        Stage(
-            "fine-tune from random weights (the control)",
-            paths["teacher-random"],
-            "metrics.json",
-            fine_tune(paths["teacher-random"], 5e-4, preset=config.teacher_preset, tokenizer=str(paths["vocab"])),
-        ),
-        Stage("keep the better teacher on dev", paths["teacher"], "metrics.json", keep_better_teacher),
+    if config.teacher:
+        teacher_stages = [
+            Stage(
+                "fine-tune the teacher",
+                paths["teacher"],
+                "metrics.json",
+                fine_tune(paths["teacher"], 5e-5, model=config.teacher),
+            )
+        ]
+    else:
+        teacher_stages = [
+            Stage("vocabulary", paths["vocab"], "tokenizer.json", vocab),
+            Stage("pretrain the teacher's encoder", paths["pretrain"], "metrics.json", pretrain),
+            Stage(
+                "fine-tune the pretrained encoder",
+                paths["teacher-pretrained"],
+                "metrics.json",
+                fine_tune(paths["teacher-pretrained"], 3e-4, model=str(paths["pretrain"])),
+            ),
+            Stage(
+                "fine-tune from random weights (the control)",
+                paths["teacher-random"],
+                "metrics.json",
+                fine_tune(paths["teacher-random"], 5e-4, preset=config.teacher_preset, tokenizer=str(paths["vocab"])),
+            ),
+            Stage("keep the better teacher on dev", paths["teacher"], "metrics.json", keep_better_teacher),
+        ]
+    return [
+        *teacher_stages,
         Stage("distill the student", paths["student"], "metrics.json", student),
         Stage("export the student to ONNX int8", paths["export"], "zhcls.json", export),
         Stage("TF-IDF baseline", paths["tfidf"], "metrics.json", tfidf),
         Stage("fastText baseline", paths["fasttext"], "metrics.json", fasttext),
         Stage("bench and report", paths["bench"], "report.md", bench),
     ]
-    if config.teacher:
-        planned = [
-            s
-            for s in planned
-            if s.output.name not in ("vocab", "pretrain", "teacher-pretrained", "teacher-random", "teacher")
-        ]
-        planned.insert(
-            0,
-            Stage(
-                "fine-tune the teacher",
-                paths["teacher"],
-                "metrics.json",
-                fine_tune(paths["teacher"], 5e-5, model=config.teacher),
-            ),
-        )
-    return planned
 
 
 def run_demo(config: DemoConfig, *, echo: Callable[[str], None] = print) -> Path:

@@ -89,6 +89,14 @@ def preset_config(preset: str, vocab_size: int, **overrides: Any) -> Any:
     return BertConfig(vocab_size=vocab_size, max_position_embeddings=512, **{**PRESETS[preset], **overrides})
 
 
+def weights_sha256(model_dir: str | Path) -> str:
+    """Hex sha256 of a model directory's (first) safetensors file: the identity of its weights, "" without one."""
+    from zhcls.data.registry import sha256_of
+
+    weights = sorted(Path(model_dir).glob("*.safetensors"))
+    return sha256_of(weights[0]) if weights else ""
+
+
 def label_maps(labels: Sequence[str]) -> dict[str, dict]:
     """`id2label` / `label2id` for a model config."""
     return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}

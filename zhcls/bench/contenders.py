@@ -6,6 +6,7 @@ imports only what that kind needs, so an ONNX contender measured alone never pay
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,17 +145,14 @@ def _load_onnx(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
 def _torch_runner(model, tokenizer, max_length: int, device: str) -> Callable[[list[str]], np.ndarray]:
     import torch
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else None
+    def precision():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
 
     def predict_logits(texts: list[str]) -> np.ndarray:
         batch = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
         batch = {k: v.to(device) for k, v in batch.items()}
-        with torch.inference_mode():
-            if autocast is None:
-                logits = model(**batch).logits
-            else:
-                with autocast:
-                    logits = model(**batch).logits
+        with torch.inference_mode(), precision():
+            logits = model(**batch).logits
         return logits.float().cpu().numpy()
 
     return predict_logits
@@ -173,8 +171,7 @@ def _torch_device(spec: ContenderSpec, threads: int) -> str:
 
 
 def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
-    from zhcls.data.registry import sha256_of
-    from zhcls.models import load_classifier, load_tokenizer, model_labels
+    from zhcls.models import load_classifier, load_tokenizer, model_labels, weights_sha256
     from zhcls.train.finetune import model_max_length
 
     device = _torch_device(spec, threads)
@@ -186,13 +183,12 @@ def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
 
         # Real texts vary in length: dynamic shapes avoid a recompilation per length.
         model = torch.compile(model, dynamic=True)
-    weights = sorted(folder.glob("*.safetensors"))
     return LoadedContender(
         labels=model_labels(model),
         predict_logits=_torch_runner(model, load_tokenizer(folder), model_max_length(folder), device),
         size_bytes=_files_size(folder, ("*.safetensors", "*.bin")),
         parameters=parameters,
-        source_sha256=sha256_of(weights[0]) if weights else "",
+        source_sha256=weights_sha256(folder),
         precision="bf16" if device == "cuda" else "fp32",
         details={"device": device},
     )
@@ -228,7 +224,7 @@ def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
     baseline = TfidfBaseline.load(folder)
     return LoadedContender(
         labels=list(baseline.labels),
-        predict_logits=lambda texts: baseline.predict_proba(texts),
+        predict_logits=baseline.predict_proba,
         size_bytes=_files_size(folder, ("tfidf.*",)),
         details={"c": baseline.c},
     )

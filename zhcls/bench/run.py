@@ -33,12 +33,15 @@ LIBRARIES = ("onnxruntime", "torch", "transformers", "optimum", "tokenizers", "n
 
 @dataclass
 class BenchSettings:
-    threads: int = 2
+    threads: int | None = None  # None: every core
     batch1_texts: int = 200
     batch32_batches: int = 20
     fixed_lengths: tuple[int, ...] = (32, 64, 128)
     fixed_calls: int = 50
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.threads = self.threads or cpu_info()["cores"] or 1
 
 
 def _tokenizer_source(specs: list[ContenderSpec]) -> str | None:
@@ -62,7 +65,25 @@ def probe(spec: ContenderSpec, texts, gold, data_labels, threads: int, tokenizer
     except Unavailable as exc:
         return {"status": "skipped", "reason": str(exc)}
     load_s = time.perf_counter() - started
-    result = {
+
+    def predicted(some: list[str]) -> np.ndarray:
+        return np.concatenate(
+            [contender.predict_logits(some[i : i + 32]).argmax(axis=1) for i in range(0, len(some), 32)]
+        )
+
+    scores = {"accuracy": None, "macro_f1": None}
+    if contender.has_accuracy:
+        columns = _gold_columns(contender, data_labels, gold)
+        if columns is None:
+            return {
+                "status": "skipped",
+                "reason": f"its labels {contender.labels} differ from the data's {data_labels}",
+            }
+        metrics = classification_metrics(columns, predicted(texts), contender.labels)
+        scores = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+    else:
+        predicted(texts[:64])  # a speed reference only needs a realistic memory peak
+    return {
         "status": "ok",
         "load_s": round(load_s, 3),
         "size_mb": round(contender.size_bytes / 2**20, 2),
@@ -70,21 +91,9 @@ def probe(spec: ContenderSpec, texts, gold, data_labels, threads: int, tokenizer
         "precision": contender.precision,
         "source_sha256": contender.source_sha256,
         "details": contender.details,
-        "accuracy": None,
-        "macro_f1": None,
+        **scores,
+        "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1),
     }
-    columns = _gold_columns(contender, data_labels, gold) if contender.has_accuracy else None
-    if contender.has_accuracy and columns is None:
-        return {"status": "skipped", "reason": f"its labels {contender.labels} differ from the data's {data_labels}"}
-    scored = texts if columns is not None else texts[:64]  # a reference only needs a realistic memory peak
-    predicted = np.concatenate(
-        [contender.predict_logits(scored[i : i + 32]).argmax(axis=1) for i in range(0, len(scored), 32)]
-    )
-    if columns is not None:
-        metrics = classification_metrics(columns, predicted, contender.labels)
-        result["accuracy"], result["macro_f1"] = metrics["accuracy"], metrics["macro_f1"]
-    result["peak_rss_mb"] = round(peak_rss_bytes() / 2**20, 1)
-    return result
 
 
 def peak_rss_bytes() -> int:

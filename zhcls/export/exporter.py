@@ -16,6 +16,7 @@ from zhcls.data import DataSpec, load_splits
 from zhcls.errors import UserError, require
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
 from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, write_web_layout
+from zhcls.models import weights_sha256
 from zhcls.runtime.cpu import cpu_info
 from zhcls.runtime.manifest import Manifest
 from zhcls.train.rundir import replace_dir
@@ -61,13 +62,6 @@ class ExportConfig:
     def precision(self) -> str:
         """fp32, fp16 or int8."""
         return "int8" if self.int8 is not None else "fp16" if self.fp16 else "fp32"
-
-
-def _source_sha256(model_dir: Path) -> str:
-    from zhcls.data.registry import sha256_of
-
-    weights = sorted(model_dir.glob("*.safetensors"))
-    return sha256_of(weights[0]) if weights else ""
 
 
 def _recorded(model_dir: Path) -> tuple[DataSpec | None, int]:
@@ -189,7 +183,7 @@ def _build(
         max_length=max_length,
         input_names=inputs,
         precision=config.precision,
-        source_model_sha256=_source_sha256(model_dir),
+        source_model_sha256=weights_sha256(model_dir),
         zhcls_version=zhcls.__version__,
         quantization=quantization,
         fusion=fusion,

@@ -140,8 +140,11 @@ class Classifier:
                 text = {"head": text[:bound], "tail": text[-bound:], "head+tail": text[:bound] + text[-bound:]}[
                     self.truncation
                 ]
-            clipped.append(_encodable(text))
-        encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
+            clipped.append(text)
+        try:
+            encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
+        except TypeError:  # a lone surrogate somewhere; repairing only then keeps the common path free
+            encodings = self._tokenizer.encode_batch([_encodable(t) for t in clipped], add_special_tokens=False)
         out = []
         for encoding in encodings:
             ids = encoding.ids

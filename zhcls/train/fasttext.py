@@ -30,7 +30,8 @@ LABEL_PREFIX = "__label__"
 
 def fasttext_line(text: str) -> str:
     """One text as fastText reads it: jieba words joined by single spaces, on one line."""
-    return " ".join(word.replace(" ", "") for word in words_without_space(text.replace("\n", " ")))
+    # jieba splits white space (newlines included) into words of its own, which words_without_space drops.
+    return " ".join(words_without_space(text))
 
 
 def _write_training_file(path: Path, texts: Sequence[str], label_ids: Sequence[int]) -> None:
