@@ -54,26 +54,25 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     return train_vocab(texts, 300, tmp_path_factory.mktemp("tok") / "tokenizer", min_frequency=1)
 
 
+def save_tiny_bert(tokenizer_dir: Path, folder: Path, model_class: str = "BertModel", **shape: int) -> Path:
+    """A seeded, randomly initialized BERT of `shape` (hidden_size, layers, ...) saved with the test tokenizer."""
+    import torch
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)  # the same weights whichever tests ran before
+    config = transformers.BertConfig(vocab_size=len(tokenizer), num_attention_heads=2, **shape)
+    getattr(transformers, model_class)(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder_dir(tokenizer_dir, tmp_path_factory) -> Path:
     """A randomly initialized 2×32 BERT saved like a hub checkpoint (weights + tokenizer)."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
     folder = tmp_path_factory.mktemp("encoder") / "tiny-bert"
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    shape = {"hidden_size": 32, "num_hidden_layers": 2, "intermediate_size": 64, "max_position_embeddings": 128}
+    return save_tiny_bert(tokenizer_dir, folder, **shape)
 
 
 @pytest.fixture
@@ -133,3 +132,11 @@ def exported_fp32(tmp_path_factory, trained_classifier) -> Path:
     output = tmp_path_factory.mktemp("exported") / "fp32"
     run_zhcls("export", trained_classifier, "--output", output)
     return output
+
+
+@pytest.fixture(scope="session")
+def tiny_mlm_dir(tokenizer_dir, tmp_path_factory) -> Path:
+    """A random 1-layer × 32 masked-language model with the test tokenizer (for augmentation)."""
+    folder = tmp_path_factory.mktemp("mlm") / "mlm"
+    shape = {"hidden_size": 32, "num_hidden_layers": 1, "intermediate_size": 64, "max_position_embeddings": 256}
+    return save_tiny_bert(tokenizer_dir, folder, "BertForMaskedLM", **shape)

@@ -10,23 +10,11 @@ import pytest
 @pytest.fixture(scope="module")
 def tiny_student_dir(tokenizer_dir, tmp_path_factory):
     """A 1-layer × 16 BERT sharing the teacher's tokenizer (half the teacher's width)."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from conftest import save_tiny_bert
 
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=128,
-    )
     folder = tmp_path_factory.mktemp("student") / "student"
-    torch.manual_seed(0)  # the same student whichever tests ran before
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    shape = {"hidden_size": 16, "num_hidden_layers": 1, "intermediate_size": 32, "max_position_embeddings": 128}
+    return save_tiny_bert(tokenizer_dir, folder, **shape)
 
 
 COMMON = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--patience", "0"]
@@ -109,6 +97,17 @@ def test_two_stage_with_intermediate_losses_and_unlabeled_text(
     }
     assert metrics["student_accuracy"]["test"] >= 0.7
     assert not (tmp_path / ".two-stage.stage1").exists() and not (tmp_path / ".two-stage.partial").exists()
+
+
+def test_augmented_transfer_data_end_to_end(run_cli, tmp_path, trained_classifier, tiny_student_dir, tiny_mlm_dir):
+    out = tmp_path / "augmented"
+    code, _, err = run_cli(
+        *("distill", "--teacher", trained_classifier, "--student", tiny_student_dir, "--output", out),
+        *("--augment", "2", "--augment-mlm", tiny_mlm_dir, *COMMON, "--epochs", "1"),
+    )
+    assert code == 0, err
+    transfer = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["transfer"]
+    assert transfer["train"] == 240 and 0 < transfer["augmented"] <= 2 * 240
 
 
 def test_bad_distill_flags(run_cli, tmp_path, trained_classifier):

@@ -51,3 +51,19 @@ def test_baseline_command_trains_fasttext(run_cli, synthetic_csv, tmp_path):
     assert code == 0, err
     assert "fastText baseline" in out
     assert (tmp_path / "ft" / "fasttext.bin").exists()
+
+
+def test_a_size_cap_gives_a_small_quantized_model(run_cli, synthetic_csv, tmp_path):
+    code, _, err = run_cli(
+        *("baseline", "--kind", "fasttext", "--autotune-seconds", "5", "--max-size", "200K"),
+        *("--data", synthetic_csv, "--output", tmp_path / "small"),
+    )
+    assert code == 0, err
+    assert (tmp_path / "small" / "fasttext.bin").stat().st_size <= 200 * 1024
+    metrics = json.loads((tmp_path / "small" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["max_size"] == "200K" and metrics["dev"]["accuracy"] >= 0.75
+
+
+def test_a_malformed_size_cap_is_a_one_line_error(run_cli, synthetic_csv, tmp_path):
+    code, _, err = run_cli("baseline", "--kind", "fasttext", "--max-size", "big", "--data", synthetic_csv)
+    assert code == 2 and "--max-size 'big'" in err

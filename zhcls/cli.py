@@ -443,9 +443,16 @@ def eval_(
     help="tfidf: TF-IDF + logistic regression, C chosen on dev; fasttext: fastText supervised, autotuned on dev.",
 )
 @click.option("--autotune-seconds", default=120, type=int, help="fastText: time its autotune may spend on dev.")
+@click.option(
+    "--max-size",
+    default=None,
+    help="fastText: the largest model autotune may pick, such as 2M (quantized); default: no limit (often 1 GB+).",
+)
 @click.option("--output", default=None, type=click.Path(path_type=Path), help="Directory for the model and metrics.")
 @click.option("--json", "json_path", default=None, help="Also write the metrics to this JSON file.")
-def baseline(kind: str, autotune_seconds: int, output: Path | None, json_path: str | None, **kwargs) -> None:
+def baseline(
+    kind: str, autotune_seconds: int, max_size: str | None, output: Path | None, json_path: str | None, **kwargs
+) -> None:
     """A classic baseline every neural model must beat (TF-IDF character 1-3-grams + jieba words, or fastText)."""
     from zhcls.errors import require
 
@@ -458,7 +465,7 @@ def baseline(kind: str, autotune_seconds: int, output: Path | None, json_path: s
         from zhcls.train.fasttext import run_fasttext
 
         require("fasttext", "bench")
-        metrics = run_fasttext(splits, output, autotune_seconds=autotune_seconds)
+        metrics = run_fasttext(splits, output, autotune_seconds=autotune_seconds, max_size=max_size)
         title = f"fastText baseline on {splits.info['data']} (test, {metrics['hyperparameters']})"
     else:
         from zhcls.train.tfidf import run_baseline

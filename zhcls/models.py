@@ -97,6 +97,17 @@ def weights_sha256(model_dir: str | Path) -> str:
     return sha256_of(weights[0]) if weights else ""
 
 
+def masked_lm_logits(model: Any, inputs: dict, chosen: Any) -> Any:
+    """A masked-language model's vocabulary logits at the `chosen` positions (a boolean mask) only.
+
+    BERT-family models (a `.cls` head over a `.bert` encoder) run the head on those positions alone:
+    with a 10k vocabulary that head costs about as much as a small encoder, per position.
+    """
+    if hasattr(model, "bert") and hasattr(model, "cls"):
+        return model.cls(model.bert(**inputs).last_hidden_state[chosen])
+    return model(**inputs).logits[chosen]
+
+
 def label_maps(labels: Sequence[str]) -> dict[str, dict]:
     """`id2label` / `label2id` for a model config."""
     return {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}

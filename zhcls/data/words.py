@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import Any
 
 from zhcls.errors import require
 
 
-def segment(text: str) -> list[str]:
-    """jieba's words, white space kept so that joining them gives the text back."""
+@functools.cache
+def _jieba() -> Any:
+    # Once: setting jieba's log level clears the logging module's caches, slower than segmenting a review.
     jieba = require("jieba", "train")
     jieba.setLogLevel(logging.WARNING)
-    return jieba.lcut(text)
+    return jieba
+
+
+def segment(text: str) -> list[str]:
+    """jieba's words, white space kept so that joining them gives the text back."""
+    return _jieba().lcut(text)
+
+
+def is_known_word(word: str) -> bool:
+    """Whether `word` is in jieba's dictionary (its prefix table also lists non-words, with frequency 0)."""
+    tokenizer = _jieba().dt
+    tokenizer.check_initialized()
+    return tokenizer.FREQ.get(word, 0) > 0
 
 
 def words_without_space(text: str) -> list[str]:

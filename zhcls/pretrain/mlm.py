@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from zhcls.data.corpus import CorpusStats, read_corpus
 from zhcls.errors import UserError
+from zhcls.models import masked_lm_logits
 from zhcls.pretrain.masking import Blocks, MaskingSettings, mask_block, pack_blocks, replacement_vocabulary
 from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
@@ -71,10 +72,9 @@ class PretrainConfig:
 
 
 class MaskedLMObjective(torch.nn.Module):
-    """Cross-entropy of a masked-language model, with its prediction head run on masked positions only.
+    """Cross-entropy of a masked-language model at its masked positions (see `masked_lm_logits`).
 
-    A wrapper module so that DDP sees one forward call; BERT-family models (a `.cls` head over a
-    `.bert` encoder) take the fast path, any other masked-LM computes its full head.
+    A wrapper module so that DDP sees one forward call.
     """
 
     def __init__(self, model: Any):
@@ -84,14 +84,9 @@ class MaskedLMObjective(torch.nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The mean loss over the masked positions of the batch."""
         labels = batch["labels"]
+        chosen = labels != -100
         inputs = {key: batch[key] for key in ("input_ids", "attention_mask")}
-        if hasattr(self.model, "bert") and hasattr(self.model, "cls"):
-            hidden = self.model.bert(**inputs).last_hidden_state
-            chosen = labels != -100
-            logits = self.model.cls(hidden[chosen])
-            return F.cross_entropy(logits.float(), labels[chosen])
-        logits = self.model(**inputs).logits
-        return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        return F.cross_entropy(masked_lm_logits(self.model, inputs, chosen).float(), labels[chosen])
 
     def scores(self, batches: list[dict[str, torch.Tensor]]) -> dict:
         """Held-out masked-token loss and accuracy."""
@@ -302,11 +297,9 @@ def heldout_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> dict:
     total_loss, correct, count = 0.0, 0, 0
     for batch in batches:
         labels = batch["labels"].to(device)
-        logits = model(
-            input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
-        ).logits
         chosen = labels != -100
-        picked = logits[chosen].float()
+        inputs = {key: batch[key].to(device) for key in ("input_ids", "attention_mask")}
+        picked = masked_lm_logits(model, inputs, chosen).float()
         total_loss += F.cross_entropy(picked, labels[chosen], reduction="sum").item()
         correct += int((picked.argmax(-1) == labels[chosen]).sum())
         count += int(chosen.sum())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ import numpy as np
 
 from zhcls.data import DatasetSplits
 from zhcls.data.words import words_without_space
-from zhcls.errors import require
+from zhcls.errors import UserError, require
 from zhcls.runtime.cpu import cpu_info
 
 MODEL_FILE = "fasttext.bin"
@@ -69,8 +70,13 @@ class FastTextBaseline:
         self._column = {name: int(name[len(LABEL_PREFIX) :]) for name in model.labels}
 
     @classmethod
-    def fit(cls, splits: DatasetSplits, *, autotune_seconds: int = 120, threads: int = 2) -> FastTextBaseline:
-        """Train with fastText's autotune, which scores each trial on the dev split."""
+    def fit(
+        cls, splits: DatasetSplits, *, autotune_seconds: int = 120, threads: int = 2, max_size: str | None = None
+    ) -> FastTextBaseline:
+        """Train with fastText's autotune, which scores each trial on the dev split.
+
+        `max_size` ("2M", "500K") makes autotune search quantized models that fit that size too.
+        """
         fasttext = require("fasttext", "bench")
         index = {label: i for i, label in enumerate(splits.labels)}
         with tempfile.TemporaryDirectory(prefix="zhcls-fasttext-") as tmp:
@@ -82,6 +88,7 @@ class FastTextBaseline:
                     input=str(train_file),
                     autotuneValidationFile=str(dev_file),
                     autotuneDuration=autotune_seconds,
+                    **({"autotuneModelSize": max_size} if max_size else {}),
                     thread=threads,
                     verbose=0,
                     seed=0,
@@ -118,17 +125,23 @@ class FastTextBaseline:
         return cls(fasttext.load_model(str(folder / MODEL_FILE)), labels)
 
 
-def run_fasttext(splits: DatasetSplits, output: Path | None = None, *, autotune_seconds: int = 120) -> dict:
+def run_fasttext(
+    splits: DatasetSplits, output: Path | None = None, *, autotune_seconds: int = 120, max_size: str | None = None
+) -> dict:
     """Fit the fastText baseline, report dev and test metrics, and save it when `output` is given."""
     from zhcls.train.baselines import score_and_save
 
+    if max_size is not None and not re.fullmatch(r"[1-9][0-9]*[KMG]?", max_size):
+        raise UserError(f"--max-size {max_size!r}: give a size such as 2M, 500K or 1G")
     started = time.perf_counter()
-    baseline = FastTextBaseline.fit(splits, autotune_seconds=autotune_seconds, threads=cpu_info()["cores"] or 1)
+    threads = cpu_info()["cores"] or 1
+    baseline = FastTextBaseline.fit(splits, autotune_seconds=autotune_seconds, threads=threads, max_size=max_size)
     metrics = {
         "task": "baseline",
         "model": "fasttext-supervised-jieba-autotune",
         "hyperparameters": baseline.hyperparameters(),
         "autotune_seconds": autotune_seconds,
+        "max_size": max_size,
         "fit_seconds": round(time.perf_counter() - started, 2),
     }
     return score_and_save(baseline, splits, metrics, output)

@@ -353,7 +353,10 @@ def fit(
         patience_ran_out = bool(settings.patience) and state.bad_epochs >= settings.patience
         state.stopped_early = state.stopped_early or patience_ran_out
         write_log({"event": "eval", "step": state.step, "epoch": epoch + 1, **scores, "best": improved})
-        log.info("epoch %d: dev %s %.4f%s", epoch + 1, metric, value, " (best)" if improved else "")
+        if evaluate is not None:
+            log.info("epoch %d: dev %s %.4f%s", epoch + 1, metric, value, " (best)" if improved else "")
+        else:
+            log.info("epoch %d done (no dev evaluation in this stage)", epoch + 1)
         _save_checkpoint(run, accelerator, model, optimizer, scheduler, state)
     bar.close()
     accelerator.wait_for_everyone()
