@@ -39,11 +39,16 @@ OPTIMUM = "int8 dynamic (Optimum ORTQuantizer)"
 
 
 def best_student(name: str, work: Path) -> Path | None:
-    """The distilled (or plainly trained) student with the best dev accuracy."""
-    runs = [d for d in (work / "distill" / name).glob("v*") if (d / "metrics.json").exists()]
+    """The distilled (or plainly trained) student with the best dev accuracy, ties broken by dev macro-F1."""
+    runs = sorted(d for d in (work / "distill" / name).glob("v*") if (d / "metrics.json").exists())
     if not runs:
         return None
-    return max(runs, key=lambda d: json.loads((d / "metrics.json").read_text(encoding="utf-8"))["dev"]["accuracy"])
+
+    def dev_scores(run: Path) -> tuple[float, float]:
+        dev = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["dev"]
+        return dev["accuracy"], dev["macro_f1"]
+
+    return max(runs, key=dev_scores)
 
 
 def export_all(model: Path, target: Path) -> dict[str, Path]:
