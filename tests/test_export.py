@@ -219,3 +219,26 @@ def test_verification_uses_the_recorded_split(exports, synthetic_csv):
     dev = load_splits(DataSpec(str(synthetic_csv))).dev
     parity = json.loads((exports["fp32"] / "zhcls.json").read_text(encoding="utf-8"))["parity"]
     assert parity["texts"] == len(dev)
+
+
+def test_parity_counts_near_ties_apart(monkeypatch, tmp_path):
+    import zhcls.export.exporter as exporter
+    import zhcls.models as models
+    import zhcls.runtime as runtime
+
+    reference = np.array([[0.0, 2.0], [1.0, 1.004], [3.0, 0.0], [0.5, 0.0]], dtype=np.float32)
+    exported = reference + np.array([[0, 0], [0.006, 0], [0, 0], [0, 0.6]], dtype=np.float32)
+
+    class FakeClassifier:
+        def predict_logits(self, texts):
+            return exported
+
+    monkeypatch.setattr(models, "classify_logits", lambda *args, **kwargs: reference)
+    monkeypatch.setattr(models, "load_classifier", lambda *args, **kwargs: None)
+    monkeypatch.setattr(models, "load_tokenizer", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runtime.Classifier, "load", classmethod(lambda cls, folder: FakeClassifier()))
+    report = exporter.verify(tmp_path, tmp_path, ["a", "b", "c", "d"], [1, 1, 0, 0], max_length=16)
+    # Text b (margin 0.004) flips and is a near tie; text d (margin 0.5) flips and counts.
+    assert report["near_ties"] == 1
+    assert report["argmax_agreement"] == pytest.approx(2 / 3)
+    assert report["argmax_agreement_with_ties"] == pytest.approx(2 / 4)

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 OPSET = 18  # the lowest opset Optimum recommends for BERT; ONNX Runtime (also on the web) runs it
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 AGREEMENT_FLOOR = {"fp32": 0.999, "fp16": 0.999, "int8": 0.99}
+# A text whose two best PyTorch logits lie closer than this is a tie that any rounding may flip: the
+# gate counts agreement on the other texts. A real defect (u8s8 saturation moved scores by 0.04) still
+# flips texts with margins far above it.
+NEAR_TIE_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,14 @@ def verify(model_dir: Path, export_dir: Path, texts: list[str], gold: list[int] 
     reference = classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, max_length=max_length)
     exported = Classifier.load(export_dir).predict_logits(texts)
     agree = reference.argmax(-1) == exported.argmax(-1)
+    best_two = np.sort(reference, axis=-1)[:, -2:]
+    decided = best_two[:, 1] - best_two[:, 0] >= NEAR_TIE_MARGIN
     report = {
         "texts": len(texts),
         "max_abs_logit_diff": float(np.abs(reference - exported).max()),
-        "argmax_agreement": float(agree.mean()),
+        "argmax_agreement": float(agree[decided].mean()) if decided.any() else 1.0,
+        "near_ties": int((~decided).sum()),
+        "argmax_agreement_with_ties": float(agree.mean()),
     }
     if gold is not None:
         gold_array = np.asarray(gold)
@@ -254,10 +262,11 @@ def _gate(
     report["min_agreement"] = floor
     report["split"] = "dev" if len(splits.dev) else "test"
     log.info(
-        "parity on %d %s texts: argmax agreement %.4f, max |Δlogit| %.4g, accuracy %.4f → %.4f",
+        "parity on %d %s texts: argmax agreement %.4f (%d near ties left out), max |Δlogit| %.4g, accuracy %.4f → %.4f",
         report["texts"],
         report["split"],
         report["argmax_agreement"],
+        report["near_ties"],
         report["max_abs_logit_diff"],
         report.get("accuracy_pytorch", float("nan")),
         report.get("accuracy_export", float("nan")),
