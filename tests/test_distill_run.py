@@ -119,13 +119,18 @@ def test_bad_distill_flags(run_cli, tmp_path, trained_classifier):
     assert code == 2 and "--augment needs --augment-mlm" in err
 
 
-def test_two_stage_run_killed_in_its_first_stage_resumes(
-    run_cli, tmp_path, monkeypatch, trained_classifier, tiny_student_dir
+def test_two_stage_run_killed_in_its_first_stage_resumes_without_augmenting_again(
+    run_cli, tmp_path, monkeypatch, trained_classifier, tiny_student_dir, tiny_mlm_dir
 ):
+    from zhcls.distill import augment
     from zhcls.train import loop
 
     flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, "--output", tmp_path / "s"]
     flags += ["--schedule", "two-stage", "--intermediate-epochs", "2", "--hidden-weight", "1", *COMMON]
+    flags += ["--augment", "1", "--augment-mlm", tiny_mlm_dir]
+    augment_calls = []
+    real_augment = augment.augment_texts
+    monkeypatch.setattr(augment, "augment_texts", lambda *a, **k: augment_calls.append(1) or real_augment(*a, **k))
     real_save = loop._save_checkpoint
 
     def save_then_die(*args, **kwargs):
@@ -138,4 +143,6 @@ def test_two_stage_run_killed_in_its_first_stage_resumes(
     monkeypatch.setattr(loop, "_save_checkpoint", real_save)
     code, _, err = run_cli("distill", *flags, "--resume")
     assert code == 0, err
-    assert json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))["student_accuracy"]["test"] > 0
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["student_accuracy"]["test"] > 0 and metrics["transfer"]["augmented"] > 0
+    assert len(augment_calls) == 1  # the resumed run read the augmented texts back

@@ -259,7 +259,8 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     mapping = parse_map(config.layer_map, student.config.num_hidden_layers, teacher_layers)
     matches = layer_matches(mapping, embedding_weight=w.embedding, hidden_weight=w.hidden, attention_weight=w.attention)
 
-    start_run(run, resume=resume and (run.checkpoint / "state.json").exists())
+    # Resuming, even from the first stage, keeps the work area: its augmented texts took long to make.
+    start_run(run, resume=resume)
     texts, targets, transfer = _transfer_texts(config, splits, run)
     encoded = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
     pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
