@@ -146,9 +146,10 @@ def write_report(all_results: dict, teachers: Path, augment_mlm: str | None, unl
         "dev or test texts; augmentation = copies of each training text (4 for ChnSentiCorp, 1 for the 8× larger",
         "online-shopping-10) with each jieba word replaced at p = 0.4 by one of the 8 best candidates of a",
         "masked-language model (the pretraining checkpoint, 24 characters of context per side; a",
-        "multi-character candidate must be a word of jieba's dictionary). Those variants run "
-        + ", ".join(" ".join(TRANSFER_EPOCHS[name]) + f" ({name})" for name in TRANSFER_EPOCHS)
-        + " instead of the others' epochs, as an epoch holds several times more texts.",
+        "multi-character candidate must be a word of jieba's dictionary). An epoch of those variants holds several",
+        "times more texts, so they run fewer: "
+        + "; ".join(f"{name} `{' '.join(TRANSFER_EPOCHS[name])}`" for name in TRANSFER_EPOCHS)
+        + ".",
         "",
         "| data set | model | transfer texts | parameters | dev accuracy | test accuracy | test macro-F1 | "
         "retention (test) |",
