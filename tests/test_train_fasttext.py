@@ -26,6 +26,8 @@ def test_fasttext_learns_the_synthetic_task_and_reports_its_tuned_settings(fitte
     assert metrics["dev"]["accuracy"] >= 0.75  # chance is 0.5: the marker words are learnable
     assert metrics["test"]["n"] == len(splits.test)
     assert set(metrics["hyperparameters"]) >= {"epoch", "lr", "wordNgrams", "minn", "maxn", "dim"}
+    # Autotune searches the rest but not the vector size, which bounds its memory.
+    assert metrics["hyperparameters"]["dim"] == 100
     assert json.loads((output / "metrics.json").read_text(encoding="utf-8"))["test"] == metrics["test"]
 
 

@@ -25,6 +25,10 @@ from zhcls.errors import UserError, require
 from zhcls.runtime.cpu import cpu_info
 
 MODEL_FILE = "fasttext.bin"
+# fastText's default vector size. Left to autotune, it is searched up to 1,000 with up to 10 M hash rows: a
+# trial of 23 GB was killed for memory in a CI run of the demo; fixed, a model stays under 4 GB. Autotune keeps
+# any argument set by hand (setting the hash-table size instead crashes fastText 0.9.2's autotune).
+DIMENSIONS = 100
 LABELS_FILE = "fasttext.json"
 LABEL_PREFIX = "__label__"
 
@@ -88,6 +92,7 @@ class FastTextBaseline:
                     input=str(train_file),
                     autotuneValidationFile=str(dev_file),
                     autotuneDuration=autotune_seconds,
+                    dim=DIMENSIONS,  # set by hand, autotune keeps it (see DIMENSIONS)
                     **({"autotuneModelSize": max_size} if max_size else {}),
                     thread=threads,
                     verbose=0,
