@@ -54,26 +54,12 @@ def variants(name: str, teacher: Path, augment_mlm: str | None, unlabeled: str |
         "logits + intermediate": [*distill, *logits, *intermediate],
     }
     runs = {label: [*args, *EPOCHS[name]] for label, args in runs.items()}
+    with_transfer = [*distill, *logits, *intermediate, *TRANSFER_EPOCHS[name]]
     if unlabeled:
-        runs["logits + intermediate + unlabeled text"] = [
-            *distill,
-            *logits,
-            *intermediate,
-            "--unlabeled",
-            unlabeled,
-            *TRANSFER_EPOCHS[name],
-        ]
+        runs["logits + intermediate + unlabeled text"] = [*with_transfer, "--unlabeled", unlabeled]
     if augment_mlm:
-        runs["logits + intermediate + augmentation"] = [
-            *distill,
-            *logits,
-            *intermediate,
-            "--augment",
-            AUGMENT_COPIES[name],
-            "--augment-mlm",
-            augment_mlm,
-            *TRANSFER_EPOCHS[name],
-        ]
+        augment = ["--augment", AUGMENT_COPIES[name], "--augment-mlm", augment_mlm]
+        runs["logits + intermediate + augmentation"] = [*with_transfer, *augment]
     return runs
 
 
@@ -168,8 +154,7 @@ def write_report(all_results: dict, teachers: Path, augment_mlm: str | None, unl
             f"{teacher['dev']['accuracy']:.4f} | {acc:.4f} | {teacher['test']['macro_f1']:.4f} | 100% |"
         )
         machines.add(f"teacher: {_machine(teacher)}")
-        teacher_path = teachers / name / "teacher"
-        for label in variants(name, teacher_path, augment_mlm, unlabeled.get(name)):
+        for label in variants(name, teacher_dir, augment_mlm, unlabeled.get(name)):
             if label in results:
                 lines.append(_row(name, label, results[label], acc, params))
                 machines.add(f"students: {_machine(results[label])}")

@@ -22,11 +22,16 @@ def segment(text: str) -> list[str]:
     return _jieba().lcut(text)
 
 
-def is_known_word(word: str) -> bool:
-    """Whether `word` is in jieba's dictionary (its prefix table also lists non-words, with frequency 0)."""
+@functools.cache
+def _dictionary() -> dict[str, int]:
     tokenizer = _jieba().dt
     tokenizer.check_initialized()
-    return tokenizer.FREQ.get(word, 0) > 0
+    return tokenizer.FREQ
+
+
+def is_known_word(word: str) -> bool:
+    """Whether `word` is in jieba's dictionary (its prefix table also lists non-words, with frequency 0)."""
+    return _dictionary().get(word, 0) > 0
 
 
 def words_without_space(text: str) -> list[str]:

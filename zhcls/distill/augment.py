@@ -13,6 +13,7 @@ from typing import Any
 
 from zhcls.data.words import is_known_word, segment
 from zhcls.errors import UserError
+from zhcls.models import masked_lm_logits
 from zhcls.progress import progress
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,6 @@ class MaskedLMCandidates:
     def __call__(self, requests: Sequence[tuple[list[str], int]], top_k: int, context: int) -> list[list[str]]:
         """For each (words, index): up to `top_k` words to put at `index`, best first, never the word itself."""
         import torch
-
-        from zhcls.models import masked_lm_logits
 
         mask = self.tokenizer.mask_token
         prompts = []
