@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zhcls.bench.report import finish_report, int8_findings, pareto_front, reference_speedups
+from zhcls.bench.report import finish_report, int8_findings, pareto_front, place_labels, reference_speedups
 
 
 def _contender(kind, accuracy, batch1, batch32=None, seq128=None, precision="fp32", sha="", status="ok"):
@@ -67,3 +67,22 @@ def test_finish_report_names_a_pick_per_front_member():
     report = finish_report({"contenders": CONTENDERS})
     assert len(report["recommendations"]) == len(report["pareto_front"])
     assert "student int8" in report["recommendations"][0]
+
+
+def test_labels_of_crowded_points_do_not_overlap():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # One family of contenders: nearly the same latency and accuracy, as fp32, ONNX and int8 students are.
+    points = [(f"student, variant {i}", 1.0 + 0.05 * i, 0.886 + 0.0002 * (i % 2)) for i in range(5)]
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
+    axes.scatter([x for _, x, _ in points], [y for _, _, y in points])
+    axes.set_xscale("log")
+    axes.set_xlim(0.3, 100)
+    axes.set_ylim(0.86, 0.92)
+    extents = place_labels(axes, points)
+    plt.close(figure)
+    assert len(extents) == len(points)
+    assert not any(a.overlaps(b) for i, a in enumerate(extents) for b in extents[i + 1 :])
