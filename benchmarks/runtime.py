@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import ROOT, write_results
+from export import best_student, export_all
 
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
@@ -27,18 +28,19 @@ from zhcls.runtime import Classifier
 from zhcls.runtime.cpu import cpu_info
 
 COLD_RUNTIME = """
-import resource, sys, time
+import sys, time
 started = time.perf_counter()
 from zhcls.runtime import Classifier
 classifier = Classifier.load(sys.argv[1], threads=int(sys.argv[2]))
 classifier.predict(["房间很干净，服务也好"])
 seconds = time.perf_counter() - started
 heavy = [m for m in ("torch", "transformers") if m in sys.modules]
-print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, ",".join(heavy))
+from zhcls.runtime.cpu import peak_rss_bytes
+print(seconds, peak_rss_bytes() / 2**20, ",".join(heavy))
 """
 
 COLD_BY_HAND = """
-import resource, sys, time
+import sys, time
 started = time.perf_counter()
 import onnxruntime as ort
 from transformers import AutoTokenizer
@@ -50,7 +52,8 @@ batch = tokenizer(["房间很干净，服务也好"], return_tensors="np")
 session.run(None, {i.name: batch[i.name].astype("int64") for i in session.get_inputs()})
 seconds = time.perf_counter() - started
 heavy = [m for m in ("torch", "transformers") if m in sys.modules]
-print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, ",".join(heavy))
+from zhcls.runtime.cpu import peak_rss_bytes
+print(seconds, peak_rss_bytes() / 2**20, ",".join(heavy))
 """
 
 
@@ -97,15 +100,20 @@ def by_hand(export: Path, threads: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--export", type=Path, default=ROOT / "runs" / "export" / "chnsenticorp" / "student-v1" / "int8-dynamic-fused"
-    )
+    parser.add_argument("--export", type=Path, help="an export directory (default: the best student's int8 export)")
     parser.add_argument("--data", default="chnsenticorp")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--batch1-texts", type=int, default=300)
     parser.add_argument("--batch32-batches", type=int, default=30)
     args = parser.parse_args()
+    if args.export is None:
+        student = best_student(args.data, ROOT / "runs")
+        if student is None:
+            raise SystemExit(f"no distilled student of {args.data}: run benchmarks/distill.py first, or pass --export")
+        args.export = export_all(student, ROOT / "runs" / "export" / args.data / f"student-{student.name}")[
+            "int8 dynamic, fused (zhcls)"
+        ]
 
     cold = {
         "zhcls.runtime": cold_start(COLD_RUNTIME, args.export, args.threads, args.cold_runs),

@@ -111,7 +111,8 @@ def test_bench_rejects_two_contenders_with_one_label(run_cli, trained_classifier
 def test_a_fresh_process_reports_its_own_peak_memory_not_its_parents():
     import numpy as np
 
-    from zhcls.bench.run import _in_fresh_process, peak_rss_bytes
+    from zhcls.bench.run import _in_fresh_process
+    from zhcls.runtime.cpu import peak_rss_bytes
 
     ballast = np.ones(400 * 2**20 // 8)  # 400 MB resident in this process only
     child = _in_fresh_process(peak_rss_bytes)

@@ -18,7 +18,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from zhcls.bench.contenders import ContenderSpec, LoadedContender, Unavailable, 
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
 from zhcls.evaluation import classification_metrics
-from zhcls.runtime.cpu import cpu_info
+from zhcls.runtime.cpu import cpu_info, peak_rss_bytes
 
 LIBRARIES = ("onnxruntime", "torch", "transformers", "optimum", "tokenizers", "numpy", "fasttext-wheel", "fasttext")
 
@@ -94,23 +93,6 @@ def probe(spec: ContenderSpec, texts, gold, data_labels, threads: int, tokenizer
         **scores,
         "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1),
     }
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory since it started its program.
-
-    Linux carries `ru_maxrss` across fork and exec, so a spawned child would report its parent's peak
-    whenever that is larger; VmHWM belongs to the new program's address space alone.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    import resource  # not on Windows, which has neither /proc nor this fallback
-
-    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 def _in_fresh_process(function, *args) -> dict:

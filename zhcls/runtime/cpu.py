@@ -1,9 +1,10 @@
-"""What the CPU can do, for benchmarks and for picking an int8 scheme (no third-party imports)."""
+"""What the CPU can do and this process's peak memory, for benchmarks and int8 choices (no third-party imports)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,3 +37,20 @@ def has_vnni() -> bool:
     """Whether int8 dot products run without 16-bit saturation (AVX-512 VNNI or AVX-VNNI)."""
     flags = cpu_info()["flags"]
     return flags["avx512_vnni"] or flags["avx_vnni"]
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it started its program.
+
+    Linux carries `ru_maxrss` across fork and exec, so a spawned child would report its parent's peak
+    whenever that is larger; VmHWM belongs to the new program's address space alone.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    import resource  # not on Windows, which has neither /proc nor this fallback
+
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
