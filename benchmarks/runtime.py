@@ -27,16 +27,21 @@ from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier
 from zhcls.runtime.cpu import cpu_info
 
+# Each cold-start script ends the same way: time taken, heavy libraries imported, peak memory (measured after
+# the clock stops, so the measuring import is not timed).
+REPORT = """
+seconds = time.perf_counter() - started
+heavy = [m for m in ("torch", "transformers") if m in sys.modules]
+from zhcls.runtime.cpu import peak_rss_bytes
+print(seconds, peak_rss_bytes() / 2**20, ",".join(heavy))
+"""
+
 COLD_RUNTIME = """
 import sys, time
 started = time.perf_counter()
 from zhcls.runtime import Classifier
 classifier = Classifier.load(sys.argv[1], threads=int(sys.argv[2]))
 classifier.predict(["房间很干净，服务也好"])
-seconds = time.perf_counter() - started
-heavy = [m for m in ("torch", "transformers") if m in sys.modules]
-from zhcls.runtime.cpu import peak_rss_bytes
-print(seconds, peak_rss_bytes() / 2**20, ",".join(heavy))
 """
 
 COLD_BY_HAND = """
@@ -50,10 +55,6 @@ options.intra_op_num_threads = int(sys.argv[2])
 session = ort.InferenceSession(sys.argv[1] + "/model.onnx", options, providers=["CPUExecutionProvider"])
 batch = tokenizer(["房间很干净，服务也好"], return_tensors="np")
 session.run(None, {i.name: batch[i.name].astype("int64") for i in session.get_inputs()})
-seconds = time.perf_counter() - started
-heavy = [m for m in ("torch", "transformers") if m in sys.modules]
-from zhcls.runtime.cpu import peak_rss_bytes
-print(seconds, peak_rss_bytes() / 2**20, ",".join(heavy))
 """
 
 
@@ -62,9 +63,8 @@ def cold_start(script: str, export: Path, threads: int, runs: int) -> dict:
     seconds, rss = [], []
     heavy = ""
     for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", script, str(export), str(threads)], capture_output=True, text=True, check=True
-        ).stdout.split()
+        command = [sys.executable, "-c", script + REPORT, str(export), str(threads)]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
         seconds.append(float(out[0]))
         rss.append(float(out[1]))
         heavy = out[2] if len(out) > 2 else ""
