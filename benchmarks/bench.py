@@ -30,8 +30,8 @@ def contenders(name: str, work: Path, teachers: Path) -> list[str]:
     student = best_student(name, work)
     if student is None or not (teacher / "metrics.json").exists():
         raise SystemExit(f"{name}: run benchmarks/gpu_e2e.sh and benchmarks/distill.py first")
-    teacher_exports = export_all(teacher, work / "export" / name / "teacher")
-    student_exports = export_all(student, work / "export" / name / f"student-{student.name}")
+    teacher_exports = export_all(teacher, work, name)
+    student_exports = export_all(student, work, name)
     fasttext = work / "bench" / name / "fasttext"
     fasttext_small = work / "bench" / name / f"fasttext-{FASTTEXT_SMALL}"
     for folder, cap in ((fasttext, []), (fasttext_small, ["--max-size", FASTTEXT_SMALL])):

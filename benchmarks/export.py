@@ -51,8 +51,13 @@ def best_student(name: str, work: Path) -> Path | None:
     return max(runs, key=dev_scores)
 
 
-def export_all(model: Path, target: Path) -> dict[str, Path]:
-    """Every variant of one model, exported unless it already is."""
+def export_all(model: Path, work: Path, name: str) -> dict[str, Path]:
+    """Every variant of one model, exported unless it already is, under work/export/NAME/<its path under work>."""
+    try:
+        tag = "-".join(model.resolve().relative_to(work.resolve()).parts)
+    except ValueError:
+        tag = "-".join(model.parts[-2:])
+    target = work / "export" / name / tag
     folders = {}
     for label, flags in VARIANTS.items():
         folder = target / label.split(" (")[0].replace(" ", "-").replace(",", "")
@@ -192,9 +197,7 @@ def main() -> None:
             if model is None or not (model / "metrics.json").exists():
                 print(f"skipping {name} {role}: no model yet")
                 continue
-            folders = export_all(
-                model, args.work / "export" / name / (role if role == "teacher" else f"student-{model.name}")
-            )
+            folders = export_all(model, args.work, name)
             result = measure(folders, DataSpec(name), args.threads, args.batch1_texts, args.batch32_batches, args.seed)
             result["model"] = str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model)
             all_results.setdefault(name, {})[role] = result

@@ -111,9 +111,7 @@ def main() -> None:
         student = best_student(args.data, ROOT / "runs")
         if student is None:
             raise SystemExit(f"no distilled student of {args.data}: run benchmarks/distill.py first, or pass --export")
-        args.export = export_all(student, ROOT / "runs" / "export" / args.data / f"student-{student.name}")[
-            "int8 dynamic, fused (zhcls)"
-        ]
+        args.export = export_all(student, ROOT / "runs", args.data)["int8 dynamic, fused (zhcls)"]
 
     cold = {
         "zhcls.runtime": cold_start(COLD_RUNTIME, args.export, args.threads, args.cold_runs),

@@ -64,3 +64,39 @@ def test_split_command_records_seed_and_writes_files(tmp_path, run_cli, syntheti
     assert info["split_seed"] == 7 and info["split_ratios"] == [0.8, 0.1, 0.1] and info["labels"] == ["neg", "pos"]
     lines = (tmp_path / "out" / "test.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 30 and set(json.loads(lines[0])) == {"text", "label"}
+
+
+def test_extra_training_data_never_brings_a_dev_or_test_text(tmp_path):
+    rows = synthetic_rows(200)
+    main = write_csv(tmp_path / "main.csv", rows)
+    plain = load_splits(DataSpec(str(main)))
+    held_out = plain.dev.texts[:5] + plain.test.texts[:7]
+    fresh = [(text + "呢", label) for text, label in synthetic_rows(30, seed=9)]
+    extra_rows = [(text, "pos") for text in held_out] + [(plain.train.texts[0], plain.train.labels[0])] + fresh
+    extra = write_csv(tmp_path / "extra.csv", extra_rows + fresh[:3])  # a repeat inside the extra file too
+    spec = DataSpec(str(main), extra_train=(str(extra),))
+    grown = load_splits(spec)
+    assert grown.dev.texts == plain.dev.texts and grown.test.texts == plain.test.texts
+    assert not set(grown.train.texts) & (set(grown.dev.texts) | set(grown.test.texts))
+    assert grown.train.texts[: len(plain.train)] == plain.train.texts
+    assert grown.train.texts[len(plain.train) :] == [text for text, _ in fresh]
+    assert grown.info["sizes"]["train"] == len(plain.train) + 30
+    assert grown.info["extra_train_counts"] == [
+        {"data": str(extra), "added": 30, "dev_test_dropped": 12, "already_in_train": 4}
+    ]
+    assert DataSpec.from_dict(spec.to_dict()) == spec  # a distillation reading the teacher's record gets it too
+
+
+def test_extra_training_data_with_other_labels_is_refused(tmp_path, run_cli):
+    main = write_csv(tmp_path / "main.csv", synthetic_rows(100))
+    extra = write_csv(tmp_path / "extra.csv", [("完全不同的一句话", "neutral")])
+    code, _, err = run_cli("split", "--data", main, "--extra-train", extra)
+    assert code == 2 and "label 'neutral'" in err and "extra training data" in err and "Traceback" not in err
+
+
+def test_split_command_reports_what_the_extra_data_added(tmp_path, run_cli):
+    main = write_csv(tmp_path / "main.csv", synthetic_rows(100))
+    extra = write_csv(tmp_path / "extra.csv", [(text + "啊", label) for text, label in synthetic_rows(20, seed=5)])
+    code, out, _ = run_cli("split", "--data", main, "--extra-train", extra)
+    assert code == 0 and "train 100, dev 10, test 10" in out
+    assert f"extra training data {extra}: 20 added, 0 dev/test texts dropped, 0 already in train" in out

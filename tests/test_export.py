@@ -34,9 +34,9 @@ def exports(tmp_path_factory, trained_classifier):
 
 
 def _torch_logits(model_dir, texts):
-    from zhcls.models import classify_logits, load_classifier, load_tokenizer
+    from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
 
-    return classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, max_length=32)
+    return classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, inputs=InputSettings(32))
 
 
 @pytest.mark.parametrize("name", ["fp32", "raw"])
@@ -237,7 +237,7 @@ def test_parity_counts_near_ties_apart(monkeypatch, tmp_path):
     monkeypatch.setattr(models, "load_classifier", lambda *args, **kwargs: None)
     monkeypatch.setattr(models, "load_tokenizer", lambda *args, **kwargs: None)
     monkeypatch.setattr(runtime.Classifier, "load", classmethod(lambda cls, folder: FakeClassifier()))
-    report = exporter.verify(tmp_path, tmp_path, ["a", "b", "c", "d"], [1, 1, 0, 0], max_length=16)
+    report = exporter.verify(tmp_path, tmp_path, ["a", "b", "c", "d"], [1, 1, 0, 0], models.InputSettings(16))
     # Text b (margin 0.004) flips and is a near tie; text d (margin 0.5) flips and counts.
     assert report["near_ties"] == 1
     assert report["argmax_agreement"] == pytest.approx(2 / 3)

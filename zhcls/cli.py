@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ import click
 from zhcls import __version__
 from zhcls.errors import UserError
 from zhcls.runtime.manifest import ManifestError
+from zhcls.runtime.truncation import TRUNCATION
 
 log = logging.getLogger("zhcls")
 
@@ -57,6 +59,12 @@ def data_options(func):
             help="Drop exact duplicate texts; a text never sits in two splits.",
         ),
         click.option("--strict", is_flag=True, help="Fail on empty texts instead of skipping them."),
+        click.option(
+            "--extra-train",
+            multiple=True,
+            help="More labeled training data (a built-in name or a file; repeatable), same labels; "
+            "its texts equal to a dev or test text are dropped first.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -69,12 +77,23 @@ def _data_spec(kwargs: dict, fallback: dict | None = None):
     data = kwargs.pop("data")
     values = {
         name: kwargs.pop(name)
-        for name in ("text_col", "label_col", "split_seed", "split_ratios", "dev_file", "test_file", "dedup", "strict")
+        for name in (
+            "text_col",
+            "label_col",
+            "split_seed",
+            "split_ratios",
+            "dev_file",
+            "test_file",
+            "dedup",
+            "strict",
+            "extra_train",
+        )
     }
     if data is None:
         if fallback is None:
             raise UserError("--data is required (a built-in data set name or a file)")
-        return DataSpec.from_dict(fallback)
+        recorded = DataSpec.from_dict(fallback)
+        return replace(recorded, extra_train=values["extra_train"]) if values["extra_train"] else recorded
     return DataSpec(
         data=data,
         text_col=values["text_col"],
@@ -85,6 +104,7 @@ def _data_spec(kwargs: dict, fallback: dict | None = None):
         test=values["test_file"],
         dedup=values["dedup"],
         strict=values["strict"],
+        extra_train=values["extra_train"],
     )
 
 
@@ -131,6 +151,11 @@ def split(output: Path | None, **kwargs) -> None:
         f"empty skipped {info['empty_skipped']})"
     )
     click.echo(f"labels: {', '.join(splits.labels)}")
+    for extra in info.get("extra_train_counts", []):
+        click.echo(
+            f"extra training data {extra['data']}: {extra['added']} added, {extra['dev_test_dropped']} dev/test "
+            f"texts dropped, {extra['already_in_train']} already in train"
+        )
     if output is not None:
         write_splits(splits, output)
         click.echo(str(output))
@@ -233,6 +258,15 @@ def loop_options(lr: float):
     return decorate
 
 
+truncation_option = click.option(
+    "--truncation",
+    default=None,
+    type=click.Choice(TRUNCATION),
+    help="Which tokens of a longer text to keep: head, tail, or head+tail (both ends; the middle goes). "
+    "Default: head for train, the teacher's for distill. Exports and the runtime use the same.",
+)
+
+
 def _loop_settings(kwargs: dict):
     from zhcls.train.loop import LoopSettings
 
@@ -245,6 +279,7 @@ def _loop_settings(kwargs: dict):
 @click.option("--tokenizer", default=None, help="Tokenizer directory or hub id (default: the model's).")
 @data_options
 @loop_options(lr=5e-5)
+@truncation_option
 def train(**kwargs) -> None:
     """Fine-tune a BERT-family encoder for text classification."""
     from zhcls.errors import require
@@ -256,6 +291,7 @@ def train(**kwargs) -> None:
     spec = _data_spec(kwargs)
     loop = _loop_settings(kwargs)
     resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
+    kwargs["truncation"] = kwargs["truncation"] or "head"
     config = TrainConfig(data=spec, loop=loop, **kwargs)
     metrics = train_classifier(config, resume=resume, overwrite=overwrite)
     if metrics:
@@ -341,6 +377,7 @@ def pretrain(**kwargs) -> None:
 @click.option("--augment-mlm", default=None, help="Masked-language model that proposes replacement words.")
 @click.option("--augment-prob", default=0.4, type=float, help="Chance that a word is replaced.")
 @loop_options(lr=5e-4)
+@truncation_option
 def distill(**kwargs) -> None:
     """Distill a fine-tuned teacher into a small student (TinyBERT-style)."""
     from zhcls.errors import require
@@ -350,6 +387,7 @@ def distill(**kwargs) -> None:
     from zhcls.distill.run import DistillConfig, LossWeights, distill
     from zhcls.distill.students import parse_layers
     from zhcls.evaluation import format_metrics
+    from zhcls.models import InputSettings
 
     spec = _data_spec(kwargs, fallback=_recorded_data(Path(kwargs["teacher"])))
     loop = _loop_settings(kwargs)
@@ -365,6 +403,7 @@ def distill(**kwargs) -> None:
     augment = AugmentSettings(copies, replace_prob=prob, seed=loop.seed) if copies else None
     layers = kwargs.pop("init_from_teacher")
     resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
+    kwargs["truncation"] = kwargs["truncation"] or InputSettings.recorded(kwargs["teacher"]).truncation
     config = DistillConfig(
         data=spec,
         loop=loop,
@@ -385,11 +424,9 @@ def distill(**kwargs) -> None:
 
 def _recorded_data(model_dir: Path) -> dict | None:
     """The data spec a model directory was trained with, if it records one."""
-    for name in ("train_config.json", "distill_config.json"):
-        path = model_dir / name
-        if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))["data"]
-    return None
+    from zhcls.models import recorded_config
+
+    return (recorded_config(model_dir) or {}).get("data")
 
 
 @cli.command("eval")
@@ -411,8 +448,8 @@ def eval_(
     require("torch", "train")
     from zhcls.data import load_splits
     from zhcls.evaluation import format_metrics
-    from zhcls.models import load_classifier, load_tokenizer, model_labels
-    from zhcls.train.finetune import evaluate_classifier, model_max_length
+    from zhcls.models import InputSettings, load_classifier, load_tokenizer, model_labels
+    from zhcls.train.finetune import evaluate_classifier
 
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")
@@ -425,9 +462,10 @@ def eval_(
         raise UserError(
             f"labels {', '.join(unknown)} in the {split} split are not among the model's ({', '.join(labels)})"
         )
-    metrics = evaluate_classifier(
-        model, tokenizer, examples, labels, max_length or model_max_length(model_dir), batch_size
-    )
+    inputs = InputSettings.recorded(model_dir)
+    if max_length:
+        inputs = replace(inputs, max_length=max_length)
+    metrics = evaluate_classifier(model, tokenizer, examples, labels, inputs, batch_size)
     metrics["data"] = splits.info
     metrics["split"] = split
     _echo_json(metrics, json_path)
@@ -580,7 +618,12 @@ def export(
 @click.option("--batch-size", default=32, type=int)
 @click.option("--threads", default=None, type=int, help="ONNX Runtime intra-op threads (default: all cores).")
 @click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda", "tensorrt"]))
-@click.option("--truncation", default="head", type=click.Choice(["head", "tail", "head+tail"]))
+@click.option(
+    "--truncation",
+    default=None,
+    type=click.Choice(TRUNCATION),
+    help="Which tokens of a long text to keep (default: the model's own, from training).",
+)
 def predict(
     model_dir: Path,
     texts: tuple[str, ...],

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zhcls.errors import UserError, require
+from zhcls.runtime.truncation import TRUNCATION, clip_text, cut_ids
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +155,65 @@ def model_labels(model: Any) -> list[str]:
     return [id2label[i] for i in range(len(id2label))]
 
 
+@dataclass(frozen=True)
+class InputSettings:
+    """How a model's texts become token ids: the window and which tokens of a longer text it keeps."""
+
+    max_length: int = 128
+    truncation: str = "head"
+
+    def __post_init__(self) -> None:
+        if self.truncation not in TRUNCATION:
+            raise UserError(f"truncation '{self.truncation}' must be one of {', '.join(TRUNCATION)}")
+
+    @classmethod
+    def recorded(cls, model_dir: str | Path) -> InputSettings:
+        """The settings a model directory was trained or distilled with (the defaults for a hub checkpoint)."""
+        record = recorded_config(model_dir) or {}
+        return cls(int(record.get("max_length", 128)), record.get("truncation", "head"))
+
+
+def recorded_config(model_dir: str | Path) -> dict | None:
+    """The train_config.json or distill_config.json a model directory was made with, if any."""
+    for name in ("train_config.json", "distill_config.json"):
+        path = Path(model_dir) / name
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], inputs: InputSettings) -> list[list[int]]:
+    """[CLS] ids [SEP] of each text, cut to the window by the same rule as `zhcls.runtime`."""
+    clipped = [clip_text(text, inputs.max_length, inputs.truncation) for text in texts]
+    # Whole texts are tokenized on purpose and cut below: no "longer than the maximum length" warning.
+    pieces = tokenizer(clipped, add_special_tokens=False, verbose=False)["input_ids"]
+    budget = inputs.max_length - 2
+    return [
+        [tokenizer.cls_token_id, *cut_ids(ids, budget, inputs.truncation), tokenizer.sep_token_id] for ids in pieces
+    ]
+
+
+def pad_batch(tokenizer: Any, encoded: Sequence[list[int]]) -> dict:
+    """input_ids and attention_mask tensors, padded to the longest row."""
+    import torch
+
+    width = max(len(ids) for ids in encoded)
+    input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, ids in enumerate(encoded):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
 def classify_logits(
-    model: Any, tokenizer: Any, texts: Sequence[str], *, max_length: int = 128, batch_size: int = 64
+    model: Any, tokenizer: Any, texts: Sequence[str], *, inputs: InputSettings | None = None, batch_size: int = 64
 ) -> np.ndarray:
     """Logits for `texts` in their original order; batches are grouped by length to pad little."""
     import torch
 
     texts = list(texts)
+    inputs = inputs or InputSettings()
     # Character count orders Chinese text almost exactly as token count does, without tokenizing twice.
     order = np.argsort([len(text) for text in texts], kind="stable")
     device = next(model.parameters()).device
@@ -168,9 +223,7 @@ def classify_logits(
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            batch = tokenizer(
-                [texts[i] for i in chunk], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
-            )
+            batch = pad_batch(tokenizer, encode_texts(tokenizer, [texts[i] for i in chunk], inputs))
             batch = {k: v.to(device) for k, v in batch.items()}
             out[chunk] = model(**batch).logits.float().cpu().numpy()
     model.train(was_training)

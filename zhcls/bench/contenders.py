@@ -142,15 +142,16 @@ def _load_onnx(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
     )
 
 
-def _torch_runner(model, tokenizer, max_length: int, device: str) -> Callable[[list[str]], np.ndarray]:
+def _torch_runner(model, tokenizer, inputs, device: str) -> Callable[[list[str]], np.ndarray]:
     import torch
+
+    from zhcls.models import encode_texts, pad_batch
 
     def precision():
         return torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
 
     def predict_logits(texts: list[str]) -> np.ndarray:
-        batch = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        batch = {k: v.to(device) for k, v in batch.items()}
+        batch = {k: v.to(device) for k, v in pad_batch(tokenizer, encode_texts(tokenizer, texts, inputs)).items()}
         with torch.inference_mode(), precision():
             logits = model(**batch).logits
         return logits.float().cpu().numpy()
@@ -171,8 +172,7 @@ def _torch_device(spec: ContenderSpec, threads: int) -> str:
 
 
 def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
-    from zhcls.models import load_classifier, load_tokenizer, model_labels, weights_sha256
-    from zhcls.train.finetune import model_max_length
+    from zhcls.models import InputSettings, load_classifier, load_tokenizer, model_labels, weights_sha256
 
     device = _torch_device(spec, threads)
     folder = Path(spec.target)
@@ -185,7 +185,7 @@ def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
         model = torch.compile(model, dynamic=True)
     return LoadedContender(
         labels=model_labels(model),
-        predict_logits=_torch_runner(model, load_tokenizer(folder), model_max_length(folder), device),
+        predict_logits=_torch_runner(model, load_tokenizer(folder), InputSettings.recorded(folder), device),
         size_bytes=_files_size(folder, ("*.safetensors", "*.bin")),
         parameters=parameters,
         source_sha256=weights_sha256(folder),
@@ -195,7 +195,7 @@ def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
 
 
 def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, tokenizer_from: str | None, **_):
-    from zhcls.models import PRESETS, build_classifier, load_tokenizer
+    from zhcls.models import PRESETS, InputSettings, build_classifier, load_tokenizer
 
     if spec.target not in PRESETS:
         raise UserError(f"reference:{spec.target}: unknown shape; choose one of {', '.join(PRESETS)}")
@@ -208,7 +208,7 @@ def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, token
     parameters = sum(p.numel() for p in model.parameters())
     return LoadedContender(
         labels=labels,
-        predict_logits=_torch_runner(model, tokenizer, 128, device),
+        predict_logits=_torch_runner(model, tokenizer, InputSettings(), device),
         size_bytes=parameters * 4,
         parameters=parameters,
         precision="bf16" if device == "cuda" else "fp32",

@@ -38,6 +38,7 @@ class DataSpec:
     test: str | None = None
     dedup: bool = True
     strict: bool = False
+    extra_train: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, record: dict) -> DataSpec:
@@ -51,6 +52,7 @@ class DataSpec:
             dev=record.get("dev"),
             test=record.get("test"),
             dedup=record.get("dedup", True),
+            extra_train=tuple(record.get("extra_train", ())),
         )
 
     def to_dict(self) -> dict:
@@ -64,6 +66,7 @@ class DataSpec:
             "dev": self.dev,
             "test": self.test,
             "dedup": self.dedup,
+            "extra_train": list(self.extra_train),
         }
 
 
@@ -125,6 +128,7 @@ def load_splits(spec: DataSpec) -> DatasetSplits:
             log.info("%s: removed %d duplicate texts", spec.data, removed)
 
     labels = check_labels(splits["train"], {n: splits[n] for n in ("dev", "test")})
+    splits["train"], extra_counts = _add_extra_train(splits, spec, labels)
     info = {
         **spec.to_dict(),
         "sizes": {name: len(splits[name]) for name in ("train", "dev", "test")},
@@ -132,7 +136,46 @@ def load_splits(spec: DataSpec) -> DatasetSplits:
         "empty_skipped": skipped,
         "labels": labels,
     }
+    if extra_counts:
+        info["extra_train_counts"] = extra_counts
     return DatasetSplits(splits["train"], splits["dev"], splits["test"], labels, info)
+
+
+def _add_extra_train(splits: dict[str, Examples], spec: DataSpec, labels: list[str]) -> tuple[Examples, list[dict]]:
+    """The training split grown by every `spec.extra_train` source, none of whose texts is a dev or test text.
+
+    Data sets overlap (the same review can sit in two public collections), so an extra text that equals a
+    dev or test text is dropped, and counted, before it can leak into training; one already in train is skipped.
+    """
+    train = splits["train"]
+    if not spec.extra_train:
+        return train, []
+    held_out = set(splits["dev"].texts) | set(splits["test"].texts)
+    seen = set(train.texts)
+    texts, labels_out, lines = list(train.texts), list(train.labels), list(train.lines)
+    counts = []
+    for source in spec.extra_train:
+        extra = _read(source, DataSpec(source))
+        added = dropped = repeated = 0
+        for text, label, line in zip(extra.texts, extra.labels, extra.lines, strict=True):
+            if label not in labels:
+                raise UserError(
+                    f"{extra.source}:{line}: label '{label}' of the extra training data is not one of "
+                    f"{spec.data}'s labels ({', '.join(labels)})"
+                )
+            if text in held_out:
+                dropped += 1
+            elif text in seen:
+                repeated += 1
+            else:
+                seen.add(text)
+                texts.append(text)
+                labels_out.append(label)
+                lines.append(line)
+                added += 1
+        log.info("%s: %d extra training texts, %d dev/test texts of %s dropped", source, added, dropped, spec.data)
+        counts.append({"data": source, "added": added, "dev_test_dropped": dropped, "already_in_train": repeated})
+    return Examples(texts=texts, labels=labels_out, lines=lines, source=train.source), counts
 
 
 def write_splits(splits: DatasetSplits, output: str | Path) -> Path:

@@ -16,6 +16,7 @@ from zhcls.distill.augment import AugmentSettings
 from zhcls.distill.losses import LOSSES, hard_ce, soft_kl
 from zhcls.distill.mapping import LayerMatch, layer_matches, parse_map
 from zhcls.errors import UserError
+from zhcls.models import InputSettings
 from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
 
@@ -69,6 +70,7 @@ class DistillConfig:
     augment: AugmentSettings | None = None
     augment_mlm: str | None = None
     max_length: int = 128
+    truncation: str = "head"
     eval_batch_size: int = 64
     loop: LoopSettings = field(default_factory=LoopSettings)
 
@@ -83,6 +85,12 @@ class DistillConfig:
             raise UserError("--augment needs --augment-mlm DIR (a masked-language model with the same tokenizer)")
         if self.intermediate_epochs < 1:
             raise UserError("--intermediate-epochs must be at least 1")
+        self.inputs  # noqa: B018 - checks --truncation
+
+    @property
+    def inputs(self) -> InputSettings:
+        """How texts become token ids (the teacher sees the same ids as the student)."""
+        return InputSettings(self.max_length, self.truncation)
 
     def to_dict(self) -> dict:
         """A JSON-ready record of the resolved configuration."""
@@ -206,7 +214,7 @@ def _transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) -
     return texts, labels, report
 
 
-def _teacher_logits(teacher: Any, tokenizer: Any, texts: list[str], max_length: int, cache: Path) -> torch.Tensor:
+def _teacher_logits(teacher: Any, tokenizer: Any, texts: list[str], inputs: InputSettings, cache: Path) -> torch.Tensor:
     """The teacher's logits for every transfer text, computed once and kept in the run's work area."""
     from safetensors.torch import load_file, save_file
 
@@ -216,7 +224,7 @@ def _teacher_logits(teacher: Any, tokenizer: Any, texts: list[str], max_length: 
         logits = load_file(str(cache))["logits"]
         if logits.shape[0] == len(texts):
             return logits
-    logits = torch.from_numpy(classify_logits(teacher, tokenizer, texts, max_length=max_length))
+    logits = torch.from_numpy(classify_logits(teacher, tokenizer, texts, inputs=inputs))
     tmp = cache.with_suffix(".tmp")
     save_file({"logits": logits.contiguous()}, str(tmp))
     tmp.replace(cache)
@@ -233,7 +241,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     from transformers import DataCollatorWithPadding
 
     from zhcls.distill.students import build_student
-    from zhcls.models import load_classifier, load_tokenizer, model_labels, save_tokenizer
+    from zhcls.models import encode_texts, load_classifier, load_tokenizer, model_labels, save_tokenizer
     from zhcls.train.finetune import evaluate_classifier, machine_info
 
     run = RunDir(config.output)
@@ -262,13 +270,12 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     # Resuming, even from the first stage, keeps the work area: its augmented texts took long to make.
     start_run(run, resume=resume)
     texts, targets, transfer = _transfer_texts(config, splits, run)
-    encoded = tokenizer(texts, truncation=True, max_length=config.max_length)["input_ids"]
+    encoded = encode_texts(tokenizer, texts, config.inputs)
     pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
     cached_logits = None
     if not w.intermediate or config.schedule == "two-stage":  # the prediction stage needs logits only
-        cached_logits = _teacher_logits(
-            teacher, tokenizer, texts, config.max_length, run.work / "teacher_logits.safetensors"
-        )
+        cache = run.work / "teacher_logits.safetensors"
+        cached_logits = _teacher_logits(teacher, tokenizer, texts, config.inputs, cache)
 
     def collate(indices: list[int], epoch: int = 0) -> dict:
         batch = pad([{"input_ids": encoded[i]} for i in indices])
@@ -279,7 +286,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     def evaluate(module: DistillModule) -> dict:
         scores = evaluate_classifier(
-            module.student, tokenizer, splits.dev, labels, config.max_length, config.eval_batch_size
+            module.student, tokenizer, splits.dev, labels, config.inputs, config.eval_batch_size
         )
         return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
@@ -334,7 +341,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     def scores(model: Any) -> dict:
         return {
             split: evaluate_classifier(
-                model, tokenizer, splits.split(split), labels, config.max_length, config.eval_batch_size
+                model, tokenizer, splits.split(split), labels, config.inputs, config.eval_batch_size
             )
             for split in ("dev", "test")
         }

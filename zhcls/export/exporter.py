@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from zhcls.data import DataSpec, load_splits
 from zhcls.errors import UserError, require
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
 from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, write_web_layout
-from zhcls.models import weights_sha256
+from zhcls.models import InputSettings, encode_texts, recorded_config, weights_sha256
 from zhcls.runtime.cpu import cpu_info
 from zhcls.runtime.manifest import Manifest
 from zhcls.train.rundir import replace_dir
@@ -68,23 +68,12 @@ class ExportConfig:
         return "int8" if self.int8 is not None else "fp16" if self.fp16 else "fp32"
 
 
-def _recorded(model_dir: Path) -> tuple[DataSpec | None, int]:
-    import json
-
-    for name in ("train_config.json", "distill_config.json"):
-        path = model_dir / name
-        if path.exists():
-            record = json.loads(path.read_text(encoding="utf-8"))
-            return DataSpec.from_dict(record["data"]), int(record.get("max_length", 128))
-    return None, 128
-
-
-def verify(model_dir: Path, export_dir: Path, texts: list[str], gold: list[int] | None, max_length: int) -> dict:
+def verify(model_dir: Path, export_dir: Path, texts: list[str], gold: list[int] | None, inputs: InputSettings) -> dict:
     """Run the PyTorch model and the exported artifact on `texts`; compare logits, labels and accuracy."""
     from zhcls.models import classify_logits, load_classifier, load_tokenizer
     from zhcls.runtime import Classifier
 
-    reference = classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, max_length=max_length)
+    reference = classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, inputs=inputs)
     exported = Classifier.load(export_dir).predict_logits(texts)
     agree = reference.argmax(-1) == exported.argmax(-1)
     best_two = np.sort(reference, axis=-1)[:, -2:]
@@ -119,22 +108,30 @@ def export_model(config: ExportConfig) -> Manifest:
     model = load_classifier(model_dir)
     tokenizer = load_tokenizer(model_dir)
     labels = model_labels(model)
-    recorded_data, recorded_length = _recorded(model_dir)
-    max_length = config.max_length or recorded_length
-    data = config.data or recorded_data
+    recorded = recorded_config(model_dir) or {}
+    inputs = InputSettings.recorded(model_dir)
+    if config.max_length:
+        inputs = replace(inputs, max_length=config.max_length)
+    data = config.data or (DataSpec.from_dict(recorded["data"]) if "data" in recorded else None)
 
     staged = config.output.parent / f".{config.output.name}.partial"
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
     try:
-        manifest = _build(config, model, tokenizer, labels, data, max_length, staged)
+        manifest = _build(config, model, tokenizer, labels, data, inputs, staged)
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # published or rejected by now, unless something failed
     return manifest
 
 
 def _build(
-    config: ExportConfig, model, tokenizer, labels: list[str], data: DataSpec | None, max_length: int, staged: Path
+    config: ExportConfig,
+    model,
+    tokenizer,
+    labels: list[str],
+    data: DataSpec | None,
+    inputs: InputSettings,
+    staged: Path,
 ) -> Manifest:
     import warnings
 
@@ -171,8 +168,14 @@ def _build(
                 if data is None:
                     raise UserError("--int8 static calibrates on training texts: give --data")
                 texts = load_splits(data).train.texts[: config.int8.calibration_size]
-                encoded = tokenizer(texts, truncation=True, max_length=max_length)
-                feeds = [{k: np.asarray([v[i]], dtype=np.int64) for k, v in encoded.items()} for i in range(len(texts))]
+                feeds = [
+                    {
+                        "input_ids": np.asarray([ids], dtype=np.int64),
+                        "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+                        "token_type_ids": np.zeros((1, len(ids)), dtype=np.int64),
+                    }
+                    for ids in encode_texts(tokenizer, texts, inputs)
+                ]
             quantized = Path(tmp) / "int8.onnx"
             quantization = quantize(current, quantized, config.int8, feeds)
             current = quantized
@@ -185,11 +188,12 @@ def _build(
         for name in TOKENIZER_FILES:
             if (raw / name).exists():
                 shutil.copy2(raw / name, staged / name)
-    inputs = [i.name for i in onnx.load(str(staged / "model.onnx"), load_external_data=False).graph.input]
+    input_names = [i.name for i in onnx.load(str(staged / "model.onnx"), load_external_data=False).graph.input]
     manifest = Manifest(
         labels=labels,
-        max_length=max_length,
-        input_names=inputs,
+        max_length=inputs.max_length,
+        truncation=inputs.truncation,
+        input_names=input_names,
         precision=config.precision,
         source_model_sha256=weights_sha256(model_dir),
         zhcls_version=zhcls.__version__,
@@ -200,7 +204,7 @@ def _build(
     manifest.write(staged)
 
     if config.verify:
-        manifest.parity = _gate(config, model_dir, staged, data, labels, max_length)
+        manifest.parity = _gate(config, model_dir, staged, data, labels, inputs)
         manifest.write(staged)
     if config.web:
         web = write_web_layout(staged, manifest)
@@ -212,7 +216,7 @@ def _build(
         from zhcls.export.tensorrt import build_engine
 
         source = staged / ("model.onnx" if config.trt == "int8" else "model_trt.onnx")
-        manifest.extras["tensorrt"] = build_engine(source, staged / "model.plan", config.trt, max_length)
+        manifest.extras["tensorrt"] = build_engine(source, staged / "model.plan", config.trt, inputs.max_length)
         (staged / "model_trt.onnx").unlink()
         manifest.write(staged)
     if config.triton:
@@ -234,7 +238,8 @@ def _gate_fp32_variant(
         link_or_copy(staged / graph, view / "model.onnx")
         shutil.copy2(staged / manifest.tokenizer_file, view / manifest.tokenizer_file)
         dataclasses.replace(manifest, precision="fp32", quantization={}, parity={}, extras={}).write(view)
-        return _gate(config, model_dir, staged, data, manifest.labels, manifest.max_length, checked=view)
+        inputs = InputSettings(manifest.max_length, manifest.truncation)
+        return _gate(config, model_dir, staged, data, manifest.labels, inputs, checked=view)
 
 
 def _gate(
@@ -243,7 +248,7 @@ def _gate(
     staged: Path,
     data: DataSpec | None,
     labels: list[str],
-    max_length: int,
+    inputs: InputSettings,
     checked: Path | None = None,
 ) -> dict:
     """The parity figures of `checked` (default: the staged export); below the floor it raises, keeping the
@@ -256,7 +261,7 @@ def _gate(
     texts = dev.texts[: config.verify_size]
     index = {label: i for i, label in enumerate(labels)}
     gold = [index.get(label, -1) for label in dev.labels[: config.verify_size]]
-    report = verify(model_dir, checked, texts, gold, max_length)
+    report = verify(model_dir, checked, texts, gold, inputs)
     precision = Manifest.read(checked).precision
     floor = config.min_agreement or AGREEMENT_FLOOR[precision]
     report["min_agreement"] = floor

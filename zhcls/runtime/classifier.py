@@ -11,18 +11,15 @@ import numpy as np
 
 from zhcls.runtime.cpu import has_vnni
 from zhcls.runtime.manifest import Manifest, ManifestError
+from zhcls.runtime.truncation import check_truncation, clip_text, cut_ids
 
 log = logging.getLogger(__name__)
 
-TRUNCATION = ("head", "tail", "head+tail")
 PROVIDERS = {
     "cpu": ["CPUExecutionProvider"],
     "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
 }
-# A token covers at least one character; cutting far beyond max_length characters first keeps a 1 MB
-# string as cheap as a long review without changing which tokens are kept for real text.
-CHARS_PER_TOKEN_BOUND = 32
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -75,12 +72,13 @@ class Classifier:
         *,
         device: str = "cpu",
         threads: int | None = None,
-        truncation: str = "head",
+        truncation: str | None = None,
         batch_size: int = 32,
         spin: bool = True,
     ) -> Classifier:
         """Open an export directory; `device` is cpu, cuda or tensorrt (falling back to CPU with a warning).
 
+        `truncation` (head, tail, head+tail) defaults to the one the model was trained with, from the manifest.
         `spin=False` stops ONNX Runtime's worker threads from busy-waiting between calls: slower for one
         session alone, but fair when several sessions take turns on the same cores (benchmarks).
         """
@@ -89,8 +87,7 @@ class Classifier:
 
         folder = Path(folder)
         manifest = Manifest.read(folder)
-        if truncation not in TRUNCATION:
-            raise ValueError(f"truncation must be one of {', '.join(TRUNCATION)}")
+        truncation = check_truncation(truncation or manifest.truncation)
         if device not in PROVIDERS:
             raise ValueError(f"device must be one of {', '.join(PROVIDERS)}")
         model_path = folder / manifest.model_file
@@ -133,29 +130,14 @@ class Classifier:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with [CLS]/[SEP], cut to max_length by the truncation policy."""
         budget = self.max_length - 2
-        bound = self.max_length * CHARS_PER_TOKEN_BOUND
-        clipped = []
-        for text in texts:
-            if len(text) > 2 * bound:
-                text = {"head": text[:bound], "tail": text[-bound:], "head+tail": text[:bound] + text[-bound:]}[
-                    self.truncation
-                ]
-            clipped.append(text)
+        clipped = [clip_text(text, self.max_length, self.truncation) for text in texts]
         try:
             encodings = self._tokenizer.encode_batch(clipped, add_special_tokens=False)
         except TypeError:  # a lone surrogate somewhere; repairing only then keeps the common path free
             encodings = self._tokenizer.encode_batch([_encodable(t) for t in clipped], add_special_tokens=False)
         out = []
         for encoding in encodings:
-            ids = encoding.ids
-            if len(ids) > budget:
-                if self.truncation == "head":
-                    ids = ids[:budget]
-                elif self.truncation == "tail":
-                    ids = ids[-budget:]
-                else:
-                    head = budget // 2
-                    ids = ids[:head] + ids[len(ids) - (budget - head) :]
+            ids = cut_ids(encoding.ids, budget, self.truncation)
             out.append([self._cls, *ids, self._sep])
         return out
 

@@ -23,6 +23,7 @@ class Manifest:
     max_length: int
     input_names: list[str]
     precision: str
+    truncation: str = "head"  # which tokens of a long text the model was trained on
     model_file: str = "model.onnx"
     tokenizer_file: str = "tokenizer.json"
     source_model_sha256: str = ""

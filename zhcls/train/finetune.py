@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import shutil
@@ -14,6 +13,7 @@ import zhcls
 from zhcls.data import DatasetSplits, DataSpec, Examples, load_splits
 from zhcls.errors import UserError
 from zhcls.evaluation import classification_metrics
+from zhcls.models import InputSettings
 from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
 
@@ -30,6 +30,7 @@ class TrainConfig:
     preset: str | None = None
     tokenizer: str | None = None
     max_length: int = 128
+    truncation: str = "head"
     eval_batch_size: int = 64
     loop: LoopSettings = field(default_factory=LoopSettings)
 
@@ -40,6 +41,12 @@ class TrainConfig:
             raise UserError("--preset starts from random weights and needs --tokenizer DIR (make one with zhcls vocab)")
         if not 8 <= self.max_length <= 512:
             raise UserError("--max-length must be between 8 and 512")
+        self.inputs  # noqa: B018 - checks --truncation
+
+    @property
+    def inputs(self) -> InputSettings:
+        """How texts become token ids."""
+        return InputSettings(self.max_length, self.truncation)
 
     def to_dict(self) -> dict:
         """A JSON-ready record of the resolved configuration."""
@@ -76,12 +83,12 @@ def _cpu_model() -> str:
 
 
 def evaluate_classifier(
-    model: Any, tokenizer: Any, examples: Examples, labels: list[str], max_length: int, batch_size: int = 64
+    model: Any, tokenizer: Any, examples: Examples, labels: list[str], inputs: InputSettings, batch_size: int = 64
 ) -> dict:
     """Classification metrics of `model` on `examples`."""
     from zhcls.models import classify_logits
 
-    logits = classify_logits(model, tokenizer, examples.texts, max_length=max_length, batch_size=batch_size)
+    logits = classify_logits(model, tokenizer, examples.texts, inputs=inputs, batch_size=batch_size)
     index = {label: i for i, label in enumerate(labels)}
     return classification_metrics([index[label] for label in examples.labels], logits.argmax(-1), labels)
 
@@ -93,7 +100,7 @@ def train_classifier(
     from accelerate.utils import set_seed
     from transformers import DataCollatorWithPadding
 
-    from zhcls.models import build_classifier, load_classifier, load_tokenizer, save_tokenizer
+    from zhcls.models import build_classifier, encode_texts, load_classifier, load_tokenizer, save_tokenizer
 
     run = RunDir(config.output)
     run.check(resume=resume, overwrite=overwrite)
@@ -104,7 +111,7 @@ def train_classifier(
     model = build_classifier(labels, model=config.model, preset=config.preset, vocab_size=len(tokenizer))
 
     label_ids = {label: i for i, label in enumerate(labels)}
-    encoded = tokenizer(splits.train.texts, truncation=True, max_length=config.max_length)["input_ids"]
+    encoded = encode_texts(tokenizer, splits.train.texts, config.inputs)
     targets = [label_ids[label] for label in splits.train.labels]
     pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
 
@@ -112,7 +119,7 @@ def train_classifier(
         return pad([{"input_ids": encoded[i], "labels": targets[i]} for i in indices])
 
     def evaluate(current: Any) -> dict:
-        scores = evaluate_classifier(current, tokenizer, splits.dev, labels, config.max_length, config.eval_batch_size)
+        scores = evaluate_classifier(current, tokenizer, splits.dev, labels, config.inputs, config.eval_batch_size)
         return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
     def save_best(current: Any, folder: Path) -> None:
@@ -153,8 +160,8 @@ def train_classifier(
         "precision": result.precision,
         "parameters": int(sum(p.numel() for p in best.parameters())),
         "machine": machine_info(),
-        "dev": evaluate_classifier(best, tokenizer, splits.dev, labels, config.max_length, config.eval_batch_size),
-        "test": evaluate_classifier(best, tokenizer, splits.test, labels, config.max_length, config.eval_batch_size),
+        "dev": evaluate_classifier(best, tokenizer, splits.dev, labels, config.inputs, config.eval_batch_size),
+        "test": evaluate_classifier(best, tokenizer, splits.test, labels, config.inputs, config.eval_batch_size),
     }
     staging = run.staging
     shutil.rmtree(staging, ignore_errors=True)
@@ -172,12 +179,4 @@ def train_classifier(
     return metrics
 
 
-def model_max_length(model_dir: Path, default: int = 128) -> int:
-    """The --max-length a model directory was trained with, if it records one."""
-    path = Path(model_dir) / "train_config.json"
-    if path.exists():
-        return int(json.loads(path.read_text(encoding="utf-8")).get("max_length", default))
-    return default
-
-
-__all__ = ["TrainConfig", "evaluate_classifier", "machine_info", "model_max_length", "train_classifier"]
+__all__ = ["TrainConfig", "evaluate_classifier", "machine_info", "train_classifier"]
