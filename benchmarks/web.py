@@ -1,9 +1,9 @@
 """Reproduce benchmarks/results/web.{md,json}: the int8 student in a browser page beside the Python runtime.
 
-    ZHCLS_DATA_DIR=../shared/datasets python benchmarks/web.py [--export runs/web/student] [--texts 300]
+    ZHCLS_DATA_DIR=../shared/datasets python benchmarks/web.py [--export DIR] [--texts 300] [--threads 2]
 
-The export must be a `zhcls export --web` directory, e.g.
-`zhcls export runs/distill/chnsenticorp/v1 --output runs/web/student --int8 --web`. Needs examples/web after
+Without --export, the best student on dev (benchmarks/distill.py's) is exported with
+`zhcls export STUDENT --int8 --web` into runs/web/. Needs examples/web after
 `ONNXRUNTIME_NODE_INSTALL=skip npm ci`, playwright (Python) and a system Chromium.
 
 examples/web runs in headless Chromium on ONNX Runtime Web (wasm) with the stated threads; `zhcls.runtime`
@@ -25,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, write_results
+from _common import ROOT, write_results, zhcls
+from export import best_student
 
 from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier, Manifest
@@ -78,13 +79,21 @@ def summary(values: list[float]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--export", type=Path, default=ROOT / "runs" / "web" / "student")
+    parser.add_argument("--export", type=Path, default=None, help="a zhcls export --web directory")
     parser.add_argument("--data", default="chnsenticorp")
     parser.add_argument("--texts", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+
+    if args.export is None:
+        student = best_student(args.data, ROOT / "runs")
+        if student is None:
+            raise SystemExit(f"no distilled student of {args.data}: run benchmarks/distill.py first, or pass --export")
+        args.export = ROOT / "runs" / "web" / args.data / student.name
+        if not (args.export / "zhcls.json").exists():
+            zhcls("export", student, "--output", args.export, "--int8", "--web")
 
     texts = load_splits(DataSpec(args.data)).test.texts[: args.texts]
     warmup = load_splits(DataSpec(args.data)).train.texts[: args.warmup]
@@ -164,8 +173,10 @@ def report(payload: dict) -> list[str]:
     lines = [
         "# Web: the int8 student in a browser page beside the Python runtime",
         "",
-        "Reproduce: `zhcls export runs/distill/chnsenticorp/v1 --output runs/web/student --int8 --web`, then",
-        "`python benchmarks/web.py` (examples/web after `ONNXRUNTIME_NODE_INSTALL=skip npm ci`).",
+        f"Reproduce: `python benchmarks/web.py --threads {payload['threads']} --texts {payload['texts']}` "
+        "(examples/web after "
+        "`ONNXRUNTIME_NODE_INSTALL=skip npm ci`): it exports the best student on dev with "
+        "`zhcls export STUDENT --int8 --web`.",
         f"Machine: {payload['cpu']} ({cpu_flags}); {payload['threads']} thread(s) everywhere: ONNX Runtime Web's "
         f"wasm threads (the page reports {loads['q8']['threads']}) and `zhcls.runtime`'s intra-op threads.",
         f"Browser: headless Chromium {payload['chromium']}, examples/web served by `zhcls serve --web` on "
