@@ -51,6 +51,14 @@ def best_student(name: str, work: Path) -> Path | None:
     return max(runs, key=dev_scores)
 
 
+def require_best_student(name: str, work: Path) -> Path:
+    """`best_student`, or a stop telling how to make one."""
+    student = best_student(name, work)
+    if student is None:
+        raise SystemExit(f"no distilled student of {name}: run benchmarks/distill.py first, or pass --export")
+    return student
+
+
 def export_all(model: Path, work: Path, name: str) -> dict[str, Path]:
     """Every variant of one model, exported unless it already is, under work/export/NAME/<its path under work>."""
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import ROOT, write_results
-from export import best_student, export_all
+from export import export_all, require_best_student
 
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
@@ -108,9 +108,7 @@ def main() -> None:
     parser.add_argument("--batch32-batches", type=int, default=30)
     args = parser.parse_args()
     if args.export is None:
-        student = best_student(args.data, ROOT / "runs")
-        if student is None:
-            raise SystemExit(f"no distilled student of {args.data}: run benchmarks/distill.py first, or pass --export")
+        student = require_best_student(args.data, ROOT / "runs")
         args.export = export_all(student, ROOT / "runs", args.data)["int8 dynamic, fused (zhcls)"]
 
     cold = {

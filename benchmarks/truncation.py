@@ -37,12 +37,13 @@ def accuracy_by_length(predicted: np.ndarray, gold: np.ndarray, long: np.ndarray
     return {"all": float(hits.mean()), "short": float(hits[~long].mean()), "long": float(hits[long].mean())}
 
 
-def evaluate(models: dict[str, Path], tfidf: Path) -> dict:
-    """Dev and test accuracy by length of every model and of TF-IDF."""
+def evaluate(models: dict[str, Path], tfidf: Path) -> tuple[dict, dict]:
+    """Dev and test accuracy by length of every model and of TF-IDF, and how many texts are long per split."""
     splits = load_splits(DataSpec(NAME))
     index = {label: i for i, label in enumerate(splits.labels)}
     baseline = TfidfBaseline.load(tfidf)
     results: dict = {}
+    counts: dict = {}
     for split in ("dev", "test"):
         examples = splits.split(split)
         gold = np.array([index[label] for label in examples.labels])
@@ -55,13 +56,12 @@ def evaluate(models: dict[str, Path], tfidf: Path) -> dict:
                 load_classifier(folder), load_tokenizer(folder), examples.texts, inputs=InputSettings.recorded(folder)
             )
             results.setdefault(label, {})[split] = accuracy_by_length(logits.argmax(-1), gold, long)
-        results.setdefault("_counts", {})[split] = {"long": int(long.sum()), "all": len(long)}
-    return results
+        counts[split] = {"long": int(long.sum()), "all": len(long)}
+    return results, counts
 
 
-def write_report(results: dict) -> None:
+def write_report(results: dict, counts: dict) -> None:
     """benchmarks/results/truncation.md and .json."""
-    counts = results.pop("_counts")
     lines = [
         "# ChnSentiCorp: the teacher's window against TF-IDF",
         "",
@@ -90,7 +90,7 @@ def main() -> None:
         output = args.work / "truncation" / NAME / label.replace(", ", "-").replace(" tokens", "").replace("+", "-")
         produce(output, "train", "--model", teacher, "--data", NAME, *CONTINUED, *flags)
         models[f"teacher + 2 epochs, {label}"] = output
-    write_report(evaluate(models, args.work / "foundation" / NAME / "baseline"))
+    write_report(*evaluate(models, args.work / "foundation" / NAME / "baseline"))
 
 
 if __name__ == "__main__":

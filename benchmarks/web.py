@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import ROOT, write_results, zhcls
-from export import best_student
+from export import require_best_student
 
 from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier, Manifest
@@ -88,9 +88,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     if args.export is None:
-        student = best_student(args.data, ROOT / "runs")
-        if student is None:
-            raise SystemExit(f"no distilled student of {args.data}: run benchmarks/distill.py first, or pass --export")
+        student = require_best_student(args.data, ROOT / "runs")
         args.export = ROOT / "runs" / "web" / args.data / student.name
         if not (args.export / "zhcls.json").exists():
             zhcls("export", student, "--output", args.export, "--int8", "--web")

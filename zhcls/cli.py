@@ -462,9 +462,7 @@ def eval_(
         raise UserError(
             f"labels {', '.join(unknown)} in the {split} split are not among the model's ({', '.join(labels)})"
         )
-    inputs = InputSettings.recorded(model_dir)
-    if max_length:
-        inputs = replace(inputs, max_length=max_length)
+    inputs = InputSettings.recorded(model_dir, max_length)
     metrics = evaluate_classifier(model, tokenizer, examples, labels, inputs, batch_size)
     metrics["data"] = splits.info
     metrics["split"] = split

@@ -163,14 +163,24 @@ class InputSettings:
     truncation: str = "head"
 
     def __post_init__(self) -> None:
-        if self.truncation not in TRUNCATION:
-            raise UserError(f"truncation '{self.truncation}' must be one of {', '.join(TRUNCATION)}")
+        check_truncation(self.truncation)
 
     @classmethod
-    def recorded(cls, model_dir: str | Path) -> InputSettings:
-        """The settings a model directory was trained or distilled with (the defaults for a hub checkpoint)."""
-        record = recorded_config(model_dir) or {}
-        return cls(int(record.get("max_length", 128)), record.get("truncation", "head"))
+    def from_config(cls, record: dict | None, max_length: int | None = None) -> InputSettings:
+        """The settings a train/distill config records (the defaults without one); `max_length` overrides."""
+        record = record or {}
+        return cls(max_length or int(record.get("max_length", 128)), record.get("truncation", "head"))
+
+    @classmethod
+    def recorded(cls, model_dir: str | Path, max_length: int | None = None) -> InputSettings:
+        """The settings a model directory was trained or distilled with; `max_length` overrides."""
+        return cls.from_config(recorded_config(model_dir), max_length)
+
+
+def check_truncation(policy: str) -> None:
+    """A one-line error for a truncation policy that is not one of TRUNCATION."""
+    if policy not in TRUNCATION:
+        raise UserError(f"truncation '{policy}' must be one of {', '.join(TRUNCATION)}")
 
 
 def recorded_config(model_dir: str | Path) -> dict | None:
@@ -194,16 +204,10 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], inputs: InputSettings) ->
 
 
 def pad_batch(tokenizer: Any, encoded: Sequence[list[int]]) -> dict:
-    """input_ids and attention_mask tensors, padded to the longest row."""
-    import torch
+    """input_ids and attention_mask tensors, padded to the longest row (the collator training uses)."""
+    from transformers import DataCollatorWithPadding
 
-    width = max(len(ids) for ids in encoded)
-    input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for row, ids in enumerate(encoded):
-        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[row, : len(ids)] = 1
-    return {"input_ids": input_ids, "attention_mask": attention_mask}
+    return dict(DataCollatorWithPadding(tokenizer, return_tensors="pt")([{"input_ids": ids} for ids in encoded]))
 
 
 def classify_logits(

@@ -16,7 +16,7 @@ from zhcls.distill.augment import AugmentSettings
 from zhcls.distill.losses import LOSSES, hard_ce, soft_kl
 from zhcls.distill.mapping import LayerMatch, layer_matches, parse_map
 from zhcls.errors import UserError
-from zhcls.models import InputSettings
+from zhcls.models import InputSettings, check_truncation
 from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
 
@@ -85,7 +85,7 @@ class DistillConfig:
             raise UserError("--augment needs --augment-mlm DIR (a masked-language model with the same tokenizer)")
         if self.intermediate_epochs < 1:
             raise UserError("--intermediate-epochs must be at least 1")
-        self.inputs  # noqa: B018 - checks --truncation
+        check_truncation(self.truncation)
 
     @property
     def inputs(self) -> InputSettings:

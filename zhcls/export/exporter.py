@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -109,9 +109,7 @@ def export_model(config: ExportConfig) -> Manifest:
     tokenizer = load_tokenizer(model_dir)
     labels = model_labels(model)
     recorded = recorded_config(model_dir) or {}
-    inputs = InputSettings.recorded(model_dir)
-    if config.max_length:
-        inputs = replace(inputs, max_length=config.max_length)
+    inputs = InputSettings.from_config(recorded, config.max_length)
     data = config.data or (DataSpec.from_dict(recorded["data"]) if "data" in recorded else None)
 
     staged = config.output.parent / f".{config.output.name}.partial"

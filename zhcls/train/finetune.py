@@ -13,7 +13,7 @@ import zhcls
 from zhcls.data import DatasetSplits, DataSpec, Examples, load_splits
 from zhcls.errors import UserError
 from zhcls.evaluation import classification_metrics
-from zhcls.models import InputSettings
+from zhcls.models import InputSettings, check_truncation
 from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
 
@@ -41,7 +41,7 @@ class TrainConfig:
             raise UserError("--preset starts from random weights and needs --tokenizer DIR (make one with zhcls vocab)")
         if not 8 <= self.max_length <= 512:
             raise UserError("--max-length must be between 8 and 512")
-        self.inputs  # noqa: B018 - checks --truncation
+        check_truncation(self.truncation)
 
     @property
     def inputs(self) -> InputSettings:
