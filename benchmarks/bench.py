@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from _common import RESULTS, ROOT, zhcls
-from export import OPTIMUM, best_student, export_all
+from export import OPTIMUM, OURS_INT8, best_student, export_all
 
 # Unconstrained, fastText's autotune picks models of a gigabyte and more; this one is the student's size.
 FASTTEXT_SMALL = "2M"
@@ -30,8 +30,9 @@ def contenders(name: str, work: Path, teachers: Path) -> list[str]:
     student = best_student(name, work)
     if student is None or not (teacher / "metrics.json").exists():
         raise SystemExit(f"{name}: run benchmarks/gpu_e2e.sh and benchmarks/distill.py first")
-    teacher_exports = export_all(teacher, work, name)
-    student_exports = export_all(student, work, name)
+    wanted = ("fp32 fused", OURS_INT8)
+    teacher_exports = export_all(teacher, work, name, wanted)
+    student_exports = export_all(student, work, name, wanted)
     fasttext = work / "bench" / name / "fasttext"
     fasttext_small = work / "bench" / name / f"fasttext-{FASTTEXT_SMALL}"
     for folder, cap in ((fasttext, []), (fasttext_small, ["--max-size", FASTTEXT_SMALL])):
@@ -40,10 +41,10 @@ def contenders(name: str, work: Path, teachers: Path) -> list[str]:
             zhcls(*fit, "--output", folder)
     return [
         f"teacher, PyTorch fp32={teacher}",
-        f"teacher, int8 (zhcls)={teacher_exports['int8 dynamic, fused (zhcls)']}",
+        f"teacher, int8 (zhcls)={teacher_exports[OURS_INT8]}",
         f"student, PyTorch fp32={student}",
         f"student, ONNX fp32={student_exports['fp32 fused']}",
-        f"student, int8 (zhcls)={student_exports['int8 dynamic, fused (zhcls)']}",
+        f"student, int8 (zhcls)={student_exports[OURS_INT8]}",
         f"student, int8 (Optimum)={student_exports[OPTIMUM]}",
         f"TF-IDF + logistic regression=tfidf:{work / 'foundation' / name / 'baseline'}",
         f"fastText (autotuned on dev)=fasttext:{fasttext}",

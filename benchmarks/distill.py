@@ -30,10 +30,23 @@ TRANSFER_EPOCHS = {
     "online-shopping-10": ["--intermediate-epochs", "1", "--epochs", "2", "--patience", "0"],
 }
 AUGMENT_COPIES = {"chnsenticorp": "4", "online-shopping-10": "1"}
+# Later variants run in folders of their own name; the first ones are numbered v0, v1, ... in order.
+CO_TEACHER = "logits + intermediate + unlabeled text, TF-IDF co-teacher"
+WHOLE = "logit KD, whole reviews + unlabeled text, TF-IDF co-teacher"
+WHOLE_MORE = "logit KD, whole reviews + more unlabeled text, TF-IDF co-teacher"
+FOLDERS = {CO_TEACHER: "co-teacher", WHOLE: "whole-reviews", WHOLE_MORE: "whole-reviews-more-text"}
 
 
-def variants(name: str, teacher: Path, augment_mlm: str | None, unlabeled: str | None = None) -> dict[str, list[str]]:
-    """Command lines of the student variants on data set `name`, keyed by a readable name."""
+def variants(
+    name: str,
+    teacher: Path,
+    augment_mlm: str | None,
+    unlabeled: str | None = None,
+    tfidf: Path | None = None,
+    more_unlabeled: str | None = None,
+) -> dict[str, list[str]]:
+    """Command lines of the student variants on data set `name`, keyed by a readable name (the order numbers
+    their run folders, so new variants go last)."""
     distill = ["distill", "--teacher", teacher, "--student", STUDENT]
     logits = ["--soft-weight", "1", "--hard-weight", "0", "--temperature", "2"]
     intermediate = [
@@ -60,40 +73,69 @@ def variants(name: str, teacher: Path, augment_mlm: str | None, unlabeled: str |
     if augment_mlm:
         augment = ["--augment", AUGMENT_COPIES[name], "--augment-mlm", augment_mlm]
         runs["logits + intermediate + augmentation"] = [*with_transfer, *augment]
+    if tfidf is not None and unlabeled:
+        co_teacher = ["--extra-teacher", tfidf]
+        runs[CO_TEACHER] = [
+            *runs["logits + intermediate + unlabeled text"],
+            *co_teacher,
+        ]
+        # Logits only, so the student may read whole reviews (512 tokens) while the teacher reads its 128.
+        whole = [*distill, *logits, *TRANSFER_EPOCHS[name], *co_teacher, "--truncation", "head+tail", "--max-length"]
+        runs[WHOLE] = [*whole, "512", "--unlabeled", unlabeled]
+        if more_unlabeled:
+            runs[WHOLE_MORE] = [
+                *whole,
+                "512",
+                *("--unlabeled", more_unlabeled, "--epochs", "3", "--checkpoint-every", "500"),
+            ]
     return runs
 
 
-def other_hotel_reviews(work: Path) -> Path:
-    """The hotel reviews of online_shopping_10_cats as unlabeled in-domain text for ChnSentiCorp.
+def tfidf_baseline(work: Path, name: str) -> Path | None:
+    """The TF-IDF baseline of benchmarks/foundation.py (the bench's TF-IDF contender), if it exists."""
+    folder = work / "foundation" / name / "baseline"
+    return folder if (folder / "tfidf.json").exists() else None
 
-    5,573 of ChnSentiCorp's reviews sit verbatim among them; `zhcls distill` drops its dev/test texts and
-    the training texts it already has, which leaves the other 4,427 hotel reviews.
+
+def shopping_reviews(work: Path, category: str | None = None) -> Path:
+    """online_shopping_10_cats' reviews (of one category, or all) as unlabeled text for ChnSentiCorp.
+
+    5,573 of ChnSentiCorp's reviews sit verbatim among its hotel reviews; `zhcls distill` drops its dev/test
+    texts and the training texts it already has, which leaves 4,426 other hotel reviews (57,149 of all ten categories).
     """
     from zhcls.data.registry import REGISTRY
 
-    target = work / "unlabeled" / "online-shopping-10-hotel.txt"
+    target = work / "unlabeled" / f"online-shopping-10-{'hotel' if category == '酒店' else category or 'all'}.txt"
     if not target.exists():
         examples = REGISTRY["online-shopping-10"].load()
-        hotel = [text for text, category in zip(examples.texts, examples.labels, strict=True) if category == "酒店"]
+        pairs = zip(examples.texts, examples.labels, strict=True)
+        texts = [text for text, label in pairs if category in (None, label)]
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
-        partial.write_text("".join(text.replace("\n", " ") + "\n" for text in hotel), encoding="utf-8")
+        partial.write_text("".join(text.replace("\n", " ") + "\n" for text in texts), encoding="utf-8")
         partial.replace(target)
     return target
 
 
 def run_dataset(
-    name: str, work: Path, teachers: Path, augment_mlm: str | None, unlabeled: str | None = None, train: bool = True
+    name: str,
+    work: Path,
+    teachers: Path,
+    augment_mlm: str | None,
+    unlabeled: str | None = None,
+    more_unlabeled: str | None = None,
+    train: bool = True,
 ) -> dict:
     """Every variant on one data set (with `train=False`, only those already finished); returns their metrics."""
     teacher = teachers / name / "teacher"
     if not (teacher / "metrics.json").exists():
         raise SystemExit(f"no teacher at {teacher}: run benchmarks/gpu_e2e.sh or benchmarks/foundation.py first")
     results = {}
-    for index, (label, args) in enumerate(variants(name, teacher, augment_mlm, unlabeled).items()):
-        output = work / "distill" / name / f"v{index}"
-        if train:
-            results[label] = produce(output, *args, "--data", name, *COMMON)
+    runs = variants(name, teacher, augment_mlm, unlabeled, tfidf_baseline(work, name), more_unlabeled)
+    for index, (label, args) in enumerate(runs.items()):
+        output = work / "distill" / name / FOLDERS.get(label, f"v{index}")
+        if train:  # a variant's own flags come last: they override COMMON's
+            results[label] = produce(output, args[0], "--data", name, *COMMON, *args[1:])
         elif (output / "metrics.json").exists():
             results[label] = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
     return results
@@ -105,6 +147,8 @@ def _row(name: str, label: str, metrics: dict, teacher_acc: float, teacher_param
     transfer = metrics.get("transfer") or {"train": metrics["data"]["sizes"]["train"]}
     kept = {kind: count for kind, count in transfer.items() if count and kind != "dropped_as_dev_or_test"}
     texts = " + ".join(f"{count:,} {kind}" for kind, count in kept.items())
+    if "extra_teachers" in metrics:
+        label += f" (share {metrics['extra_teachers']['weight']:.1f})"
     return (
         f"| {name} | {label} | {texts} | {params / 1e6:.2f} M ({teacher_params / params:.1f}× smaller) | "
         f"{metrics['dev']['accuracy']:.4f} | {acc:.4f} | {f1:.4f} | {100 * acc / teacher_acc:.1f}% |"
@@ -117,7 +161,9 @@ def _machine(metrics: dict) -> str:
     return f"{machine['processor']}, {machine['threads']} threads{gpu}, torch {machine['torch']}"
 
 
-def write_report(all_results: dict, teachers: Path, augment_mlm: str | None, unlabeled: dict) -> None:
+def write_report(
+    all_results: dict, work: Path, teachers: Path, augment_mlm: str | None, unlabeled: dict, more_unlabeled: dict
+) -> None:
     """benchmarks/results/distill.md and .json."""
     lines = [
         "# Distillation: what each part buys",
@@ -135,7 +181,12 @@ def write_report(all_results: dict, teachers: Path, augment_mlm: str | None, unl
         "multi-character candidate must be a word of jieba's dictionary). An epoch of those variants holds several",
         "times more texts, so they run fewer: "
         + "; ".join(f"{name} `{' '.join(TRANSFER_EPOCHS[name])}`" for name in TRANSFER_EPOCHS)
-        + ".",
+        + ". TF-IDF co-teacher (`--extra-teacher`): the soft labels mix the teacher's probabilities with",
+        "those of the TF-IDF baseline fit on the training split (the bench's TF-IDF contender), the share picked on",
+        "dev among 0.1 … 0.9; on its own training texts TF-IDF is near-certain, so there it acts like gold labels.",
+        "Whole reviews: logit KD only, the student reading up to 512 tokens (head+tail) while the teacher gives",
+        "its soft labels from the 128-token window it was trained on; more unlabeled text = all of",
+        "online_shopping_10_cats' reviews, 10 categories, instead of its hotel reviews alone.",
         "",
         "| data set | model | transfer texts | parameters | dev accuracy | test accuracy | test macro-F1 | "
         "retention (test) |",
@@ -154,7 +205,8 @@ def write_report(all_results: dict, teachers: Path, augment_mlm: str | None, unl
             f"{teacher['dev']['accuracy']:.4f} | {acc:.4f} | {teacher['test']['macro_f1']:.4f} | 100% |"
         )
         machines.add(f"teacher: {_machine(teacher)}")
-        for label in variants(name, teacher_dir, augment_mlm, unlabeled.get(name)):
+        tfidf, more = tfidf_baseline(work, name), more_unlabeled.get(name)
+        for label in variants(name, teacher_dir, augment_mlm, unlabeled.get(name), tfidf, more):
             if label in results:
                 lines.append(_row(name, label, results[label], acc, params))
                 machines.add(f"students: {_machine(results[label])}")
@@ -192,17 +244,20 @@ def main() -> None:
     stage.add_argument("--no-report", action="store_true", help="train only")
     stage.add_argument("--report-only", action="store_true", help="report the finished runs, train nothing")
     args = parser.parse_args()
-    unlabeled = dict(item.split("=", 1) for item in args.unlabeled)
+    unlabeled, more = dict(item.split("=", 1) for item in args.unlabeled), {}
     if "chnsenticorp" in args.datasets and not args.no_unlabeled:
-        unlabeled.setdefault("chnsenticorp", str(other_hotel_reviews(args.work)))
+        unlabeled.setdefault("chnsenticorp", str(shopping_reviews(args.work, "酒店")))
+        more["chnsenticorp"] = str(shopping_reviews(args.work))
     results = {
         name: run_dataset(
-            name, args.work, args.teachers, args.augment_mlm, unlabeled.get(name), train=not args.report_only
+            name,
+            *(args.work, args.teachers, args.augment_mlm, unlabeled.get(name), more.get(name)),
+            train=not args.report_only,
         )
         for name in args.datasets
     }
     if not args.no_report:
-        write_report(results, args.teachers, args.augment_mlm, unlabeled)
+        write_report(results, args.work, args.teachers, args.augment_mlm, unlabeled, more)
 
 
 if __name__ == "__main__":

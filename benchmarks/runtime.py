@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import ROOT, write_results
-from export import export_all, require_best_student
+from export import OURS_INT8, export_all, require_best_student
 
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.export is None:
         student = require_best_student(args.data, ROOT / "runs")
-        args.export = export_all(student, ROOT / "runs", args.data)["int8 dynamic, fused (zhcls)"]
+        args.export = export_all(student, ROOT / "runs", args.data, (OURS_INT8,))[OURS_INT8]
 
     cold = {
         "zhcls.runtime": cold_start(COLD_RUNTIME, args.export, args.threads, args.cold_runs),

@@ -75,6 +75,14 @@ def tiny_encoder_dir(tokenizer_dir, tmp_path_factory) -> Path:
     return save_tiny_bert(tokenizer_dir, folder, **shape)
 
 
+@pytest.fixture(scope="session")
+def tiny_student_dir(tokenizer_dir, tmp_path_factory) -> Path:
+    """A 1-layer × 16 BERT sharing the distill tests' teacher tokenizer (half the teacher's width)."""
+    folder = tmp_path_factory.mktemp("student") / "student"
+    shape = {"hidden_size": 16, "num_hidden_layers": 1, "intermediate_size": 32, "max_position_embeddings": 128}
+    return save_tiny_bert(tokenizer_dir, folder, **shape)
+
+
 @pytest.fixture
 def run_cli(capsys, monkeypatch):
     """Run `zhcls ARGS...` in-process; returns (exit code, stdout, stderr)."""

@@ -6,17 +6,6 @@ import json
 
 import pytest
 
-
-@pytest.fixture(scope="module")
-def tiny_student_dir(tokenizer_dir, tmp_path_factory):
-    """A 1-layer × 16 BERT sharing the teacher's tokenizer (half the teacher's width)."""
-    from conftest import save_tiny_bert
-
-    folder = tmp_path_factory.mktemp("student") / "student"
-    shape = {"hidden_size": 16, "num_hidden_layers": 1, "intermediate_size": 32, "max_position_embeddings": 128}
-    return save_tiny_bert(tokenizer_dir, folder, **shape)
-
-
 COMMON = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--patience", "0"]
 
 

@@ -376,6 +376,19 @@ def pretrain(**kwargs) -> None:
 @click.option("--augment", default=0, type=int, help="Augmented copies per training text (0: none).")
 @click.option("--augment-mlm", default=None, help="Masked-language model that proposes replacement words.")
 @click.option("--augment-prob", default=0.4, type=float, help="Chance that a word is replaced.")
+@click.option(
+    "--extra-teacher",
+    "extra_teachers",
+    multiple=True,
+    help="Another classifier whose probabilities join the teacher's soft labels (repeatable): a model or "
+    "export directory, or a TF-IDF / fastText baseline (zhcls baseline). Same labels as the teacher.",
+)
+@click.option(
+    "--extra-teacher-weight",
+    default=None,
+    type=float,
+    help="Share of the extra teachers in the soft labels, 0-1. Default: the best of 0.1 … 0.9 on dev.",
+)
 @loop_options(lr=5e-4)
 @truncation_option
 def distill(**kwargs) -> None:
@@ -420,6 +433,15 @@ def distill(**kwargs) -> None:
             f"retention {metrics['retention_percent']['test']:.1f}%, "
             f"{metrics['compression']:.1f}× fewer parameters"
         )
+        mixture = metrics.get("extra_teachers")
+        if mixture:
+            how = "chosen on dev" if mixture["weight_chosen_on_dev"] else "given"
+            dev = mixture["dev_accuracy_by_weight"].get(str(mixture["weight"]))
+            click.echo(
+                f"soft labels: {1 - mixture['weight']:.2f} × the teacher + {mixture['weight']:.2f} × "
+                f"{len(mixture['teachers'])} extra teacher(s) ({how}"
+                + (f"; the mixture's dev accuracy {dev:.4f})" if dev is not None else ")")
+            )
 
 
 def _recorded_data(model_dir: Path) -> dict | None:

@@ -95,6 +95,7 @@ class LoadedContender:
     precision: str = "fp32"
     has_accuracy: bool = True
     details: dict = field(default_factory=dict)
+    outputs: str = "logits"  # or "probabilities" (the classic baselines)
 
 
 def _files_size(folder: Path, patterns: tuple[str, ...]) -> int:
@@ -227,6 +228,7 @@ def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
         predict_logits=baseline.predict_proba,
         size_bytes=_files_size(folder, ("tfidf.*",)),
         details={"c": baseline.c},
+        outputs="probabilities",
     )
 
 
@@ -244,4 +246,5 @@ def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
         predict_logits=baseline.predict_proba,
         size_bytes=_files_size(Path(spec.target), ("fasttext.*",)),
         details={"hyperparameters": baseline.hyperparameters()},
+        outputs="probabilities",
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from zhcls.data import DatasetSplits, DataSpec, load_splits
@@ -16,7 +18,7 @@ from zhcls.distill.augment import AugmentSettings
 from zhcls.distill.losses import LOSSES, hard_ce, soft_kl
 from zhcls.distill.mapping import LayerMatch, layer_matches, parse_map
 from zhcls.errors import UserError
-from zhcls.models import InputSettings, check_truncation
+from zhcls.models import InputSettings, check_truncation, recorded_config
 from zhcls.train.loop import LoopSettings, fit, start_run
 from zhcls.train.rundir import RunDir, write_json
 
@@ -69,6 +71,8 @@ class DistillConfig:
     unlabeled: str | None = None
     augment: AugmentSettings | None = None
     augment_mlm: str | None = None
+    extra_teachers: tuple[str, ...] = ()
+    extra_teacher_weight: float | None = None
     max_length: int = 128
     truncation: str = "head"
     eval_batch_size: int = 64
@@ -85,12 +89,32 @@ class DistillConfig:
             raise UserError("--augment needs --augment-mlm DIR (a masked-language model with the same tokenizer)")
         if self.intermediate_epochs < 1:
             raise UserError("--intermediate-epochs must be at least 1")
+        if self.extra_teacher_weight is not None and not 0 <= self.extra_teacher_weight <= 1:
+            raise UserError("--extra-teacher-weight must lie between 0 and 1")
+        if self.extra_teacher_weight is not None and not self.extra_teachers:
+            raise UserError("--extra-teacher-weight needs at least one --extra-teacher")
+        from zhcls.bench.contenders import ContenderSpec
+
+        for path in self.extra_teachers:
+            ContenderSpec.parse(str(path))  # a one-line error now, not after the teacher's logits
         check_truncation(self.truncation)
+        window = self.teacher_inputs.max_length
+        if self.weights.intermediate and self.max_length > window:
+            raise UserError(
+                f"intermediate losses compare the two models token by token, and the teacher was trained on "
+                f"{window} tokens: use --max-length {window} or below, or logit distillation only"
+            )
 
     @property
     def inputs(self) -> InputSettings:
-        """How texts become token ids (the teacher sees the same ids as the student)."""
+        """How the student's texts become token ids (also the teacher's, for the intermediate losses)."""
         return InputSettings(self.max_length, self.truncation)
+
+    @property
+    def teacher_inputs(self) -> InputSettings:
+        """How the teacher reads a text for its soft labels: as it was trained to (as the student, without a record)."""
+        record = recorded_config(self.teacher)
+        return InputSettings.from_config(record) if record else self.inputs
 
     def to_dict(self) -> dict:
         """A JSON-ready record of the resolved configuration."""
@@ -130,17 +154,15 @@ class DistillModule(torch.nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted sum of the configured loss terms on one batch."""
         labels = batch.pop("labels")
-        cached = batch.pop("teacher_logits", None)
+        teacher_logits = batch.pop("teacher_logits")  # soft labels, computed before training
         if next(self.teacher.parameters()).device != labels.device:
             self.teacher.to(labels.device)
         need_hidden = any(m.feature == "hidden" for m in self.matches)
         need_attention = any(m.feature == "attention" for m in self.matches)
         out = self.student(**batch, output_hidden_states=need_hidden, output_attentions=need_attention)
-        teacher_out = None
-        if cached is None or self.matches:
+        if self.matches:
             with torch.no_grad():
                 teacher_out = self.teacher(**batch, output_hidden_states=need_hidden, output_attentions=need_attention)
-        teacher_logits = cached if cached is not None else teacher_out.logits
         w = self.weights
         loss = out.logits.sum() * 0.0
         if w.soft:
@@ -214,21 +236,59 @@ def _transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) -
     return texts, labels, report
 
 
-def _teacher_logits(teacher: Any, tokenizer: Any, texts: list[str], inputs: InputSettings, cache: Path) -> torch.Tensor:
-    """The teacher's logits for every transfer text, computed once and kept in the run's work area."""
-    from safetensors.torch import load_file, save_file
-
-    from zhcls.models import classify_logits
+def _computed_once(cache: Path, rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """`compute()` for the transfer texts, kept in the run's work area so a resumed run does not redo it."""
+    from safetensors.numpy import load_file, save_file
 
     if cache.exists():
-        logits = load_file(str(cache))["logits"]
-        if logits.shape[0] == len(texts):
-            return logits
-    logits = torch.from_numpy(classify_logits(teacher, tokenizer, texts, inputs=inputs))
+        values = load_file(str(cache)).get("values")
+        if values is not None and values.shape[-2] == rows:
+            return values
+    values = np.ascontiguousarray(compute())
     tmp = cache.with_suffix(".tmp")
-    save_file({"logits": logits.contiguous()}, str(tmp))
+    save_file({"values": values}, str(tmp))
     tmp.replace(cache)
-    return logits
+    return values
+
+
+def _soft_targets(
+    config: DistillConfig, teacher: Any, tokenizer: Any, texts: list[str], splits: DatasetSplits, run: RunDir
+) -> tuple[torch.Tensor, dict | None]:
+    """Logits the student learns from: the teacher's, or its mixture with the extra teachers (and that record)."""
+    from zhcls.distill.ensemble import choose_weight, extra_teacher_probabilities, mix
+    from zhcls.models import classify_logits
+
+    def teacher_logits(some: list[str]) -> np.ndarray:
+        inputs = config.teacher_inputs
+        return classify_logits(teacher, tokenizer, some, inputs=inputs, batch_size=config.eval_batch_size)
+
+    if not config.extra_teachers:
+        cache = run.work / "teacher_logits.safetensors"
+        return torch.from_numpy(_computed_once(cache, len(texts), lambda: teacher_logits(texts))), None
+    labels, threads = splits.labels, torch.get_num_threads()
+    gold = np.array([labels.index(label) for label in splits.dev.labels])
+    if config.extra_teacher_weight is None and not len(gold):
+        raise UserError("no dev texts to choose the mixing weight on: give --extra-teacher-weight")
+    extra_dev = extra_teacher_probabilities(config.extra_teachers, splits.dev.texts, labels, threads)
+    logits = _computed_once(run.work / "teacher_logits.safetensors", len(texts), lambda: teacher_logits(texts))
+    chosen, dev_by_weight = choose_weight(teacher_logits(splits.dev.texts), extra_dev, gold) if len(gold) else (0, {})
+    weight = chosen if config.extra_teacher_weight is None else config.extra_teacher_weight
+    extra = _computed_once(
+        run.work / "extra_teacher_probabilities.safetensors",
+        len(texts),
+        lambda: extra_teacher_probabilities(config.extra_teachers, texts, labels, threads),
+    )
+    record = {
+        "teachers": list(config.extra_teachers),
+        "weight": weight,
+        "weight_chosen_on_dev": config.extra_teacher_weight is None,
+        "dev_accuracy_by_weight": {str(k): v for k, v in dev_by_weight.items()},
+        "extra_teacher_dev_accuracy": [
+            float((p.argmax(axis=1) == gold).mean()) if len(gold) else None for p in extra_dev
+        ],
+    }
+    log.info("soft labels: %.2f × the teacher + %.2f × %d extra teacher(s)", 1 - weight, weight, len(extra))
+    return torch.from_numpy(mix(logits, extra, weight)), record
 
 
 def _size_bytes(folder: Path) -> int:
@@ -272,16 +332,13 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     texts, targets, transfer = _transfer_texts(config, splits, run)
     encoded = encode_texts(tokenizer, texts, config.inputs)
     pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
-    cached_logits = None
-    if not w.intermediate or config.schedule == "two-stage":  # the prediction stage needs logits only
-        cache = run.work / "teacher_logits.safetensors"
-        cached_logits = _teacher_logits(teacher, tokenizer, texts, config.inputs, cache)
+    # Soft labels are computed once, each teacher reading texts its own way (the student may read more).
+    cached_logits, mixture = _soft_targets(config, teacher, tokenizer, texts, splits, run)
 
     def collate(indices: list[int], epoch: int = 0) -> dict:
         batch = pad([{"input_ids": encoded[i]} for i in indices])
         batch["labels"] = torch.tensor([targets[i] for i in indices])
-        if cached_logits is not None:
-            batch["teacher_logits"] = cached_logits[indices]
+        batch["teacher_logits"] = cached_logits[indices]
         return batch
 
     def evaluate(module: DistillModule) -> dict:
@@ -338,15 +395,13 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     best = load_classifier(run.best)
 
-    def scores(model: Any) -> dict:
+    def scores(model: Any, inputs: InputSettings) -> dict:
         return {
-            split: evaluate_classifier(
-                model, tokenizer, splits.split(split), labels, config.inputs, config.eval_batch_size
-            )
+            split: evaluate_classifier(model, tokenizer, splits.split(split), labels, inputs, config.eval_batch_size)
             for split in ("dev", "test")
         }
 
-    teacher_scores, student_scores = scores(teacher), scores(best)
+    teacher_scores, student_scores = scores(teacher, config.teacher_inputs), scores(best, config.inputs)
     teacher_params = sum(p.numel() for p in teacher.parameters())
     student_params = sum(p.numel() for p in best.parameters())
     metrics = {
@@ -356,6 +411,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
         "labels": labels,
         "data": splits.info,
         "transfer": transfer,
+        **({"extra_teachers": mixture} if mixture else {}),
         "layer_matches": [asdict(m) for m in matches],
         "teacher_accuracy": {k: v["accuracy"] for k, v in teacher_scores.items()},
         "student_accuracy": {k: v["accuracy"] for k, v in student_scores.items()},

@@ -1,0 +1,163 @@
+"""Extra teachers: their probabilities mixed into the teacher's soft labels, the weight chosen on dev."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from zhcls.distill.ensemble import WEIGHT_GRID, choose_weight, extra_teacher_probabilities, mix, softmax
+from zhcls.errors import UserError
+
+COMMON = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--patience", "0"]
+
+
+@pytest.fixture(scope="module")
+def splits(synthetic_csv):
+    from zhcls.data import DataSpec, load_splits
+
+    return load_splits(DataSpec(str(synthetic_csv)))
+
+
+@pytest.fixture(scope="module")
+def tfidf_dir(tmp_path_factory, splits):
+    from zhcls.train.tfidf import run_baseline
+
+    folder = tmp_path_factory.mktemp("tfidf") / "baseline"
+    run_baseline(splits, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def flipped_tfidf_dir(tmp_path_factory, synthetic_csv):
+    """A TF-IDF baseline that learned every label the wrong way round: a teacher the student must not follow."""
+    from conftest import write_csv
+
+    from zhcls.data import DataSpec, load_splits
+    from zhcls.data.readers import read_examples
+    from zhcls.train.tfidf import run_baseline
+
+    examples = read_examples(synthetic_csv)
+    swap = {"pos": "neg", "neg": "pos"}
+    flipped = write_csv(
+        tmp_path_factory.mktemp("flipped") / "flipped.csv",
+        [(text, swap[label]) for text, label in zip(examples.texts, examples.labels, strict=True)],
+    )
+    folder = flipped.parent / "baseline"
+    run_baseline(load_splits(DataSpec(str(flipped))), folder)
+    return folder
+
+
+def test_mix_is_the_weighted_mean_of_probabilities():
+    teacher = np.array([[2.0, 0.0], [0.0, 1.0]])
+    extra = np.array([[[0.1, 0.9], [0.5, 0.5]], [[0.3, 0.7], [0.9, 0.1]]])
+    np.testing.assert_allclose(np.exp(mix(teacher, extra, 0.0)), softmax(teacher), rtol=1e-6)
+    np.testing.assert_allclose(np.exp(mix(teacher, extra, 1.0)), [[0.2, 0.8], [0.7, 0.3]], rtol=1e-6)
+    halfway = np.exp(mix(teacher, extra, 0.5))
+    np.testing.assert_allclose(halfway, 0.5 * softmax(teacher) + 0.5 * np.array([[0.2, 0.8], [0.7, 0.3]]), rtol=1e-6)
+    np.testing.assert_allclose(halfway.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_choose_weight_takes_the_best_on_dev_and_the_smaller_on_a_tie():
+    teacher = np.log(np.array([[0.9, 0.1], [0.6, 0.4], [0.45, 0.55]]))  # right, wrong, right
+    gold = np.array([0, 1, 1])
+    extra = np.array([[[0.3, 0.7], [0.1, 0.9], [0.4, 0.6]]])  # wrong, right, right
+    weight, accuracy = choose_weight(teacher, extra, gold)
+    assert set(accuracy) == set(WEIGHT_GRID)
+    assert accuracy[weight] == max(accuracy.values()) == 1.0
+    assert weight == min(w for w, score in accuracy.items() if score == 1.0)
+    # 0.3 is the first weight where the extra teacher flips the second text without flipping the first
+    assert accuracy[0.2] < 1.0 and weight == 0.3
+
+
+def test_probabilities_of_a_baseline_and_of_a_model_in_the_teachers_label_order(splits, tfidf_dir, trained_classifier):
+    from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
+    from zhcls.train.tfidf import TfidfBaseline
+
+    texts = splits.dev.texts
+    both = extra_teacher_probabilities([str(tfidf_dir), str(trained_classifier)], texts, ["pos", "neg"], threads=1)
+    assert both.shape == (2, len(texts), 2)
+    np.testing.assert_allclose(both[0], TfidfBaseline.load(tfidf_dir).predict_proba(texts)[:, ::-1], rtol=1e-6)
+    logits = classify_logits(
+        load_classifier(trained_classifier),
+        load_tokenizer(trained_classifier),
+        texts,
+        inputs=InputSettings.recorded(trained_classifier),
+    )
+    np.testing.assert_allclose(both[1], softmax(logits.astype(np.float64))[:, ::-1], rtol=1e-4, atol=1e-6)
+    with pytest.raises(UserError, match="are not the teacher's"):
+        extra_teacher_probabilities([str(tfidf_dir)], texts, ["good", "bad"], threads=1)
+
+
+def test_distill_with_an_extra_teacher_follows_the_mixture(
+    run_cli, tmp_path, trained_classifier, tiny_student_dir, tfidf_dir, flipped_tfidf_dir
+):
+    flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, *COMMON, "--epochs", "10"]
+    code, stdout, err = run_cli("distill", *flags, "--output", tmp_path / "auto", "--extra-teacher", flipped_tfidf_dir)
+    assert code == 0, err
+    mixture = json.loads((tmp_path / "auto" / "metrics.json").read_text(encoding="utf-8"))["extra_teachers"]
+    scores = {float(w): acc for w, acc in mixture["dev_accuracy_by_weight"].items()}
+    assert mixture["weight_chosen_on_dev"] and scores[mixture["weight"]] == max(scores.values())
+    assert mixture["weight"] < 0.5 and mixture["extra_teacher_dev_accuracy"][0] < 0.3  # dev saw it was wrong
+    assert "chosen on dev" in stdout
+    assert json.loads((tmp_path / "auto" / "metrics.json").read_text())["student_accuracy"]["test"] >= 0.9
+
+    # Told to follow the wrong-way teacher alone, the student learns the labels the wrong way round (its
+    # best checkpoint on dev stays the untrained one).
+    code, _, err = run_cli(
+        "distill", *flags, "--output", tmp_path / "forced", "--extra-teacher", flipped_tfidf_dir,
+        "--extra-teacher-weight", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    forced = json.loads((tmp_path / "forced" / "metrics.json").read_text(encoding="utf-8"))
+    assert forced["extra_teachers"]["weight"] == 1.0 and not forced["extra_teachers"]["weight_chosen_on_dev"]
+    evaluations = [json.loads(line) for line in (tmp_path / "forced" / "train_log.jsonl").read_text().splitlines()]
+    assert [e["accuracy"] for e in evaluations if e["event"] == "eval"][-1] <= 0.2
+    assert forced["student_accuracy"]["dev"] <= 0.5
+
+    # A sound extra teacher mixed in, in the one-stage schedule with intermediate losses: targets are cached.
+    code, _, err = run_cli(
+        "distill", *flags, "--output", tmp_path / "sound", "--extra-teacher", tfidf_dir, "--hidden-weight", "1",
+        "--extra-teacher-weight", "0.5",
+    )  # fmt: skip
+    assert code == 0, err
+    sound = json.loads((tmp_path / "sound" / "metrics.json").read_text(encoding="utf-8"))
+    assert sound["student_accuracy"]["test"] >= 0.7
+    assert json.loads((tmp_path / "sound" / "distill_config.json").read_text())["extra_teachers"] == [str(tfidf_dir)]
+
+
+def test_extra_teacher_errors(run_cli, tmp_path, trained_classifier, tfidf_dir):
+    base = ["distill", "--teacher", trained_classifier, "--output", tmp_path / "o"]
+    code, _, err = run_cli(*base, "--extra-teacher-weight", "0.5")
+    assert code == 2 and "needs at least one --extra-teacher" in err
+    code, _, err = run_cli(*base, "--extra-teacher", tfidf_dir, "--extra-teacher-weight", "1.5")
+    assert code == 2 and "between 0 and 1" in err
+    code, _, err = run_cli(*base, "--extra-teacher", tmp_path / "missing")
+    assert code == 2 and "does not exist" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_student_may_read_more_than_its_teacher_with_logits_only(
+    run_cli, tmp_path, trained_classifier, tiny_student_dir, splits
+):
+    """Soft labels come from the teacher reading as it was trained (32 tokens here); the student reads 64."""
+    from zhcls.models import InputSettings, load_classifier, load_tokenizer
+    from zhcls.train.finetune import evaluate_classifier
+
+    flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, *COMMON, "--epochs", "1"]
+    code, _, err = run_cli("distill", *flags, "--max-length", "64", "--hidden-weight", "1", "--output", tmp_path / "x")
+    assert code == 2 and "trained on 32 tokens" in err
+    code, _, err = run_cli("distill", *flags, "--max-length", "64", "--output", tmp_path / "long")
+    assert code == 0, err
+    assert json.loads((tmp_path / "long" / "distill_config.json").read_text())["max_length"] == 64
+    recorded = json.loads((tmp_path / "long" / "metrics.json").read_text())["teacher_metrics"]["dev"]
+    own_window = evaluate_classifier(
+        load_classifier(trained_classifier),
+        load_tokenizer(trained_classifier),
+        splits.dev,
+        splits.labels,
+        InputSettings(32),
+        64,
+    )
+    assert recorded["accuracy"] == own_window["accuracy"]
