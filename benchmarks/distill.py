@@ -34,7 +34,13 @@ AUGMENT_COPIES = {"chnsenticorp": "4", "online-shopping-10": "1"}
 CO_TEACHER = "logits + intermediate + unlabeled text, TF-IDF co-teacher"
 WHOLE = "logit KD, whole reviews + unlabeled text, TF-IDF co-teacher"
 WHOLE_MORE = "logit KD, whole reviews + more unlabeled text, TF-IDF co-teacher"
-FOLDERS = {CO_TEACHER: "co-teacher", WHOLE: "whole-reviews", WHOLE_MORE: "whole-reviews-more-text"}
+AUGMENTED_CO_TEACHER = "logits + intermediate + augmentation, TF-IDF co-teacher"
+FOLDERS = {
+    CO_TEACHER: "co-teacher",
+    WHOLE: "whole-reviews",
+    WHOLE_MORE: "whole-reviews-more-text",
+    AUGMENTED_CO_TEACHER: "augmentation-co-teacher",
+}
 
 
 def variants(
@@ -73,8 +79,10 @@ def variants(
     if augment_mlm:
         augment = ["--augment", AUGMENT_COPIES[name], "--augment-mlm", augment_mlm]
         runs["logits + intermediate + augmentation"] = [*with_transfer, *augment]
+    co_teacher = ["--extra-teacher", tfidf]
+    if tfidf is not None and augment_mlm:
+        runs[AUGMENTED_CO_TEACHER] = [*runs["logits + intermediate + augmentation"], *co_teacher]
     if tfidf is not None and unlabeled:
-        co_teacher = ["--extra-teacher", tfidf]
         runs[CO_TEACHER] = [
             *runs["logits + intermediate + unlabeled text"],
             *co_teacher,
