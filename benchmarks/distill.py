@@ -51,8 +51,8 @@ def variants(
     tfidf: Path | None = None,
     more_unlabeled: str | None = None,
 ) -> dict[str, list[str]]:
-    """Command lines of the student variants on data set `name`, keyed by a readable name (the order numbers
-    their run folders, so new variants go last)."""
+    """Command lines of the student variants on data set `name`, keyed by a readable name (in the order that
+    numbers the folders of those not in FOLDERS)."""
     distill = ["distill", "--teacher", teacher, "--student", STUDENT]
     logits = ["--soft-weight", "1", "--hard-weight", "0", "--temperature", "2"]
     intermediate = [
@@ -88,14 +88,12 @@ def variants(
             *co_teacher,
         ]
         # Logits only, so the student may read whole reviews (512 tokens) while the teacher reads its 128.
-        whole = [*distill, *logits, *TRANSFER_EPOCHS[name], *co_teacher, "--truncation", "head+tail", "--max-length"]
-        runs[WHOLE] = [*whole, "512", "--unlabeled", unlabeled]
+        whole = [*distill, *logits, *TRANSFER_EPOCHS[name], *co_teacher, "--truncation", "head+tail"]
+        whole += ["--max-length", "512"]
+        runs[WHOLE] = [*whole, "--unlabeled", unlabeled]
         if more_unlabeled:
-            runs[WHOLE_MORE] = [
-                *whole,
-                "512",
-                *("--unlabeled", more_unlabeled, "--epochs", "3", "--checkpoint-every", "500"),
-            ]
+            more = ["--unlabeled", more_unlabeled, "--epochs", "3", "--checkpoint-every", "500"]
+            runs[WHOLE_MORE] = [*whole, *more]
     return runs
 
 
