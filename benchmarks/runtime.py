@@ -182,6 +182,14 @@ def main() -> None:
         f"batch 32. Label agreement between the two paths on {len(sample)} texts: {agreement:.4f}.",
         "",
     ]
+    truncation = json.loads((args.export / "zhcls.json").read_text(encoding="utf-8")).get("truncation", "head")
+    if truncation != "head":
+        lines[-1:-1] = [
+            f"The model was trained reading {truncation} of long texts, as the runtime reads them (its manifest);",
+            "the hand-written path cuts at the head (`truncation=True`), so the two can differ on texts longer",
+            "than the window.",
+            "",
+        ]
     payload = {
         "cpu": cpu,
         "threads": args.threads,
