@@ -26,6 +26,7 @@ from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier
 from zhcls.runtime.cpu import cpu_info
+from zhcls.runtime.manifest import Manifest
 
 # Each cold-start script ends the same way: time taken, heavy libraries imported, peak memory (measured after
 # the clock stops, so the measuring import is not timed).
@@ -182,7 +183,7 @@ def main() -> None:
         f"batch 32. Label agreement between the two paths on {len(sample)} texts: {agreement:.4f}.",
         "",
     ]
-    truncation = json.loads((args.export / "zhcls.json").read_text(encoding="utf-8")).get("truncation", "head")
+    truncation = Manifest.read(args.export).truncation
     if truncation != "head":
         lines[-1:-1] = [
             f"The model was trained reading {truncation} of long texts, as the runtime reads them (its manifest);",

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from zhcls.distill.ensemble import WEIGHT_GRID, choose_weight, extra_teacher_probabilities, mix, softmax
+from zhcls.distill.ensemble import WEIGHT_GRID, choose_weight, extra_teacher_probabilities, mix
 from zhcls.errors import UserError
+from zhcls.runtime.classifier import softmax
 
 COMMON = ["--epochs", "4", "--batch-size", "16", "--lr", "3e-3", "--max-length", "32", "--patience", "0"]
 

@@ -13,16 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from zhcls.errors import UserError
+from zhcls.runtime.classifier import softmax
 
 # Share of the extra teachers in the mixture, tried on dev when no weight is given.
 WEIGHT_GRID = tuple(round(0.1 * step, 1) for step in range(1, 10))
 BATCH = 64
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise probabilities of `logits`."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def extra_teacher_probabilities(paths: Sequence[str], texts: Sequence[str], labels: list[str], threads: int):

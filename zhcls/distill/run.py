@@ -7,6 +7,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ class DistillConfig:
         """How the student's texts become token ids (also the teacher's, for the intermediate losses)."""
         return InputSettings(self.max_length, self.truncation)
 
-    @property
+    @cached_property
     def teacher_inputs(self) -> InputSettings:
         """How the teacher reads a text for its soft labels: as it was trained to (as the student, without a record)."""
         record = recorded_config(self.teacher)
@@ -259,18 +260,18 @@ def _soft_targets(
     from zhcls.models import classify_logits
 
     def teacher_logits(some: list[str]) -> np.ndarray:
-        inputs = config.teacher_inputs
-        return classify_logits(teacher, tokenizer, some, inputs=inputs, batch_size=config.eval_batch_size)
+        inputs, batch = config.teacher_inputs, config.eval_batch_size
+        return classify_logits(teacher, tokenizer, some, inputs=inputs, batch_size=batch)
 
-    if not config.extra_teachers:
-        cache = run.work / "teacher_logits.safetensors"
-        return torch.from_numpy(_computed_once(cache, len(texts), lambda: teacher_logits(texts))), None
     labels, threads = splits.labels, torch.get_num_threads()
     gold = np.array([labels.index(label) for label in splits.dev.labels])
-    if config.extra_teacher_weight is None and not len(gold):
-        raise UserError("no dev texts to choose the mixing weight on: give --extra-teacher-weight")
-    extra_dev = extra_teacher_probabilities(config.extra_teachers, splits.dev.texts, labels, threads)
+    if config.extra_teachers:  # before the teacher's long pass: a wrong extra teacher fails at once
+        if config.extra_teacher_weight is None and not len(gold):
+            raise UserError("no dev texts to choose the mixing weight on: give --extra-teacher-weight")
+        extra_dev = extra_teacher_probabilities(config.extra_teachers, splits.dev.texts, labels, threads)
     logits = _computed_once(run.work / "teacher_logits.safetensors", len(texts), lambda: teacher_logits(texts))
+    if not config.extra_teachers:
+        return torch.from_numpy(logits), None
     chosen, dev_by_weight = choose_weight(teacher_logits(splits.dev.texts), extra_dev, gold) if len(gold) else (0, {})
     weight = chosen if config.extra_teacher_weight is None else config.extra_teacher_weight
     extra = _computed_once(

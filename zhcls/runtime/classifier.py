@@ -22,7 +22,8 @@ PROVIDERS = {
 }
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise probabilities of `logits`."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
@@ -166,7 +167,7 @@ class Classifier:
 
     def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
         """Class probabilities, columns in `labels` order."""
-        return _softmax(self.predict_logits(texts))
+        return softmax(self.predict_logits(texts))
 
     def predict(self, texts: str | Sequence[str], top_k: int | None = None) -> list:
         """{'label', 'score'} per text, or a list of the `top_k` best of them per text."""
