@@ -56,7 +56,6 @@ def test_head_tail_model_learns_late_verdicts_and_carries_its_truncation_on(
     model = tmp_path / "head+tail"
     code, _, err = run_cli("export", model, "--output", tmp_path / "export", "--web")
     assert code == 0, err
-    assert "transformers.js cuts long texts at the head" in err  # the browser page cannot follow head+tail
     classifier = Classifier.load(tmp_path / "export", threads=1)
     assert classifier.truncation == "head+tail" and classifier.manifest.truncation == "head+tail"
     assert classifier.manifest.parity["accuracy_export"] >= 0.9

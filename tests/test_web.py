@@ -58,6 +58,17 @@ def web_exports(tmp_path_factory, trained_classifier) -> dict[str, Path]:
     return {"fp32": root / "fp32", "q8": root / "int8"}
 
 
+@pytest.fixture(scope="module")
+def web_export_head_tail(web_exports, tmp_path_factory) -> Path:
+    """The fp32 web export as a model trained on head+tail would ship it: its manifest names that policy."""
+    folder = tmp_path_factory.mktemp("web-head-tail") / "fp32"
+    shutil.copytree(web_exports["fp32"], folder)
+    manifest = Manifest.read(folder)
+    manifest.truncation = "head+tail"
+    manifest.write(folder)
+    return folder
+
+
 def test_web_layout_is_what_transformers_js_loads(web_exports):
     folder = web_exports["q8"]
     manifest = Manifest.read(folder)
@@ -157,17 +168,25 @@ def _classify_in_page(browser, folder: Path, dtype: str, texts: list[str]) -> tu
 
 
 @pytest.mark.skipif(_browser_missing() is not None, reason=_browser_missing() or "")
-def test_page_in_headless_chromium_matches_the_python_runtime(web_exports):
+def test_page_in_headless_chromium_matches_the_python_runtime(web_exports, web_export_head_tail):
     from playwright.sync_api import sync_playwright
 
     texts = _review_texts(30)
+    # Six synthetic texts joined, far over the 32-token window and with class words all along: head and
+    # head+tail keep different tokens of them, and the page must cut as the manifest says.
+    long_texts = [" ".join(text for text, _ in synthetic_rows(6, seed=seed)) for seed in range(8)]
+    head = Classifier.load(web_exports["fp32"], threads=1, batch_size=1).predict_proba(long_texts)
+    head_tail = Classifier.load(web_export_head_tail, threads=1, batch_size=1).predict_proba(long_texts)
+    assert abs(head - head_tail).max() > 10 * SCORE_TOLERANCE["fp32"]  # else this check could not fail
+    runs = [(dtype, folder, texts) for dtype, folder in web_exports.items()]
+    runs.append(("fp32", web_export_head_tail, long_texts))
     with sync_playwright() as playwright:
         # Every host name but 127.0.0.1 fails to resolve: the page runs as with the network unplugged.
         browser = playwright.chromium.launch(
             executable_path=_chromium(), args=[f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {LOCAL_HOST}"]
         )
         try:
-            for dtype, folder in web_exports.items():
+            for dtype, folder, texts in runs:
                 in_page, outside = _classify_in_page(browser, folder, dtype, texts)
                 assert outside == [], f"{dtype}: the page reached outside {LOCAL_HOST}: {outside}"
                 # Batch 1 as in the page: dynamic int8 quantizes each batch's activations over its padding too.

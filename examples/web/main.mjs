@@ -27,13 +27,24 @@ const button = document.getElementById('classify');
 const result = document.getElementById('result');
 let calls = 0;
 
-// The pipeline's own call truncates after adding [SEP], so a text longer than the model's max length loses
-// its [SEP]. Encoding here keeps [CLS] + the first max_length - 2 tokens + [SEP], as `zhcls predict` does.
+// At most `budget` ids of a long text: its first, its last, or the first half and the last half of them, by
+// the policy the model was trained with (zhcls.json's truncation), as zhcls.runtime cuts them.
+function cutIds(ids, budget, policy) {
+  if (ids.length <= budget) return ids;
+  if (policy === 'head') return ids.slice(0, budget);
+  if (policy === 'tail') return ids.slice(ids.length - budget);
+  const head = Math.floor(budget / 2);
+  return [...ids.slice(0, head), ...ids.slice(ids.length - (budget - head))];
+}
+
+// The pipeline's own call truncates after adding [SEP], and only at the tail of a text, so a long text would
+// lose its [SEP] and, for a model trained on head+tail, the end of the review. Encoding here keeps
+// [CLS] + the policy's max_length - 2 tokens + [SEP], as `zhcls predict` does.
 function encode(text) {
   const { tokenizer } = classifier;
   const [cls, sep] = tokenizer('', { return_tensor: false }).input_ids;
   const body = tokenizer(text, { add_special_tokens: false, return_tensor: false }).input_ids;
-  const ids = [cls, ...body.slice(0, tokenizer.model_max_length - 2), sep];
+  const ids = [cls, ...cutIds(body, manifest.max_length - 2, manifest.truncation), sep];
   const tensor = (values) => new Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
   return {
     input_ids: tensor(ids),
@@ -67,9 +78,13 @@ async function classify(text) {
 }
 
 let classifier;
+let manifest;
 let loadMs;
 try {
   const loadStart = performance.now();
+  const response = await fetch('./model/zhcls.json');
+  if (!response.ok) throw new Error(`model/zhcls.json: HTTP ${response.status}`);
+  manifest = await response.json();
   classifier = await pipeline('text-classification', 'model', { dtype, device: 'wasm' });
   loadMs = performance.now() - loadStart;
   status.textContent = `model loaded in ${loadMs.toFixed(0)} ms (${dtype}, wasm, ` +
@@ -84,4 +99,6 @@ try {
 }
 
 button.addEventListener('click', () => classify(input.value));
-window.zhcls = { classify, dtype, loadMs, threads: env.backends.onnx.wasm.numThreads };
+window.zhcls = {
+  classify, dtype, loadMs, truncation: manifest.truncation, threads: env.backends.onnx.wasm.numThreads,
+};

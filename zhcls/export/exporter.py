@@ -205,13 +205,6 @@ def _build(
         manifest.parity = _gate(config, model_dir, staged, data, labels, inputs)
         manifest.write(staged)
     if config.web:
-        if inputs.truncation != "head":
-            log.warning(
-                "transformers.js cuts long texts at the head; this model was trained with %s truncation, "
-                "so in a browser texts longer than %d tokens are cut differently than in zhcls.runtime",
-                inputs.truncation,
-                inputs.max_length,
-            )
         web = write_web_layout(staged, manifest)
         if config.verify and "fp32" in web["files"] and manifest.precision != "fp32":
             web["fp32_parity"] = _gate_fp32_variant(config, model_dir, staged, web["files"]["fp32"], manifest, data)
