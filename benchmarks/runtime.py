@@ -7,6 +7,9 @@
    hand-written alternative (transformers' tokenizer + an ONNX Runtime session).
 2. Warm latency and throughput: `Classifier.predict` against that hand-written path on the same ONNX
    file, same threads, test texts at their real lengths, batch 1 and batch 32, interleaved call by call.
+3. Batching by length: the same batch-32 calls through the runtime with the batch run as one padded call
+   (what it did before) and split by length at several values of the per-call overhead
+   (`Classifier.call_overhead_tokens`), interleaved.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from export import OURS_INT8, export_all, require_best_student
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier
+from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS
 from zhcls.runtime.cpu import cpu_info
 from zhcls.runtime.manifest import Manifest
 
@@ -99,6 +103,20 @@ def by_hand(export: Path, threads: int):
     return predict
 
 
+# Overheads compared in part 3; a huge one never splits a batch (one padded call, as before).
+OVERHEADS = {"one padded call per batch": 10**9, **{f"split, overhead {n} tokens": n for n in (8, 16, 32, 64, 128)}}
+
+
+def length_batching(export: Path, threads: int, batches: list[list[str]]) -> dict:
+    """Batch latency of the runtime for each overhead in OVERHEADS, interleaved call by call."""
+    contenders = {}
+    for name, overhead in OVERHEADS.items():
+        classifier = Classifier.load(export, threads=threads, spin=False)
+        classifier.call_overhead_tokens = overhead
+        contenders[name] = classifier.predict_proba
+    return interleaved_latency(contenders, batches)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--export", type=Path, help="an export directory (default: the best student's int8 export)")
@@ -144,6 +162,7 @@ def main() -> None:
         )
     )
     warm = {workload: interleaved_latency(contenders, calls) for workload, calls in batches.items()}
+    by_length = length_batching(args.export, args.threads, batches["batch32"])
 
     cpu = cpu_info()
     flags = ", ".join(name for name, present in cpu["flags"].items() if present)
@@ -191,6 +210,22 @@ def main() -> None:
             "than the window.",
             "",
         ]
+    before = by_length["one padded call per batch"]["p50_ms"]
+    lines += [
+        f"## Batching by length (the runtime at batch 32, the same {len(batches['batch32'])} batches, interleaved)",
+        "",
+        "The runtime sorts a call's texts by length; the batch is then split where padding the short texts to",
+        f"a long one would cost more than another model call (`call_overhead_tokens`, default {CALL_OVERHEAD_TOKENS}).",
+        "",
+        "| batching | batch 32 ms | texts/s | speed-up |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, result in by_length.items():
+        lines.append(
+            f"| {name} | {result['p50_ms']:.1f} ({result['p90_ms']:.1f}) | {result['texts_per_s']:.0f} | "
+            f"{before / result['p50_ms']:.2f}× |"
+        )
+    lines.append("")
     payload = {
         "cpu": cpu,
         "threads": args.threads,
@@ -198,6 +233,7 @@ def main() -> None:
         "cold_start": cold,
         "warm": warm,
         "agreement": agreement,
+        "length_batching": {"overheads": OVERHEADS, "batch32": by_length},
     }
     write_results("runtime", lines, payload)
 

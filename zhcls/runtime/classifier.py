@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS, length_batches
 from zhcls.runtime.cpu import has_vnni
 from zhcls.runtime.manifest import Manifest, ManifestError
 from zhcls.runtime.truncation import check_truncation, clip_text, cut_ids
@@ -59,6 +60,8 @@ class Classifier:
         self.max_length = manifest.max_length
         self.truncation = truncation
         self.batch_size = batch_size
+        # Padded tokens that one more model call is worth when a batch is split by length (see batching.py).
+        self.call_overhead_tokens = CALL_OVERHEAD_TOKENS
         self._session = session
         self._tokenizer = tokenizer
         self._inputs = [i.name for i in session.get_inputs()]
@@ -153,15 +156,16 @@ class Classifier:
         return self._session.run(None, {name: feed[name] for name in self._inputs})[0].astype(np.float32)
 
     def predict_logits(self, texts: str | Sequence[str]) -> np.ndarray:
-        """Raw logits, one row per text; batches are sorted by length and padded to their own longest."""
+        """Raw logits, one row per text; texts are sorted by length and run in batches of at most `batch_size`,
+        each padded to its own longest, cut where padding would cost more than another call."""
         texts = _check_texts(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
             return out
         encoded = self.encode(texts)
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for start, end in length_batches([len(encoded[i]) for i in order], self.batch_size, self.call_overhead_tokens):
+            chunk = order[start:end]
             out[chunk] = self._run([encoded[i] for i in chunk])
         return out
 

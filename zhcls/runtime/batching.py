@@ -1,0 +1,40 @@
+"""How a call's texts are split into model calls: by length, so that short texts are not padded to long ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# What one extra model call costs, in padded tokens. Measured on the 2-layer students at batch 1 and 2 threads
+# (benchmarks/results/bench-*.md: 32, 64 and 128 tokens), the time of a call is about that of 30-35 tokens
+# plus the tokens themselves; benchmarks/runtime.py compares this against other values.
+CALL_OVERHEAD_TOKENS = 32
+
+
+def length_batches(
+    lengths: Sequence[int], batch_size: int, overhead: int = CALL_OVERHEAD_TOKENS
+) -> list[tuple[int, int]]:
+    """[start, end) runs of `lengths` (sorted ascending) that minimise padded tokens + `overhead` per run.
+
+    A run holds at most `batch_size` texts and is padded to its last (longest) one. Fixed-size chunks pad a
+    batch of mostly short texts to its one long outlier; here the outlier gets a smaller run of its own when
+    that is cheaper. Exact dynamic programming over the sorted lengths: O(len(lengths) × batch_size).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    count = len(lengths)
+    best = [0] * (count + 1)  # best[end]: cheapest cost of lengths[:end]
+    cut = [0] * (count + 1)  # where the last run of that cheapest split starts
+    for end in range(1, count + 1):
+        width = lengths[end - 1]
+        best_cost, best_start = None, 0
+        for start in range(max(0, end - batch_size), end):
+            cost = best[start] + (end - start) * width + overhead
+            if best_cost is None or cost < best_cost:
+                best_cost, best_start = cost, start
+        best[end], cut[end] = best_cost, best_start
+    runs = []
+    end = count
+    while end > 0:
+        runs.append((cut[end], end))
+        end = cut[end]
+    return runs[::-1]
