@@ -95,7 +95,6 @@ class LoadedContender:
     precision: str = "fp32"
     has_accuracy: bool = True
     details: dict = field(default_factory=dict)
-    outputs: str = "logits"  # or "probabilities" (the classic baselines)
 
 
 def _files_size(folder: Path, patterns: tuple[str, ...]) -> int:
@@ -218,6 +217,15 @@ def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, token
     )
 
 
+def _log_probabilities(predict_proba: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+    """A classic baseline's probabilities as logits (their logs), the one kind of score every contender returns."""
+
+    def predict_logits(texts: list[str]) -> np.ndarray:
+        return np.log(np.clip(predict_proba(texts), 1e-12, None))
+
+    return predict_logits
+
+
 def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
     from zhcls.train.tfidf import TfidfBaseline
 
@@ -225,10 +233,9 @@ def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
     baseline = TfidfBaseline.load(folder)
     return LoadedContender(
         labels=list(baseline.labels),
-        predict_logits=baseline.predict_proba,
+        predict_logits=_log_probabilities(baseline.predict_proba),
         size_bytes=_files_size(folder, ("tfidf.*",)),
         details={"c": baseline.c},
-        outputs="probabilities",
     )
 
 
@@ -243,8 +250,7 @@ def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
         raise Unavailable(str(exc)) from None
     return LoadedContender(
         labels=baseline.labels,
-        predict_logits=baseline.predict_proba,
+        predict_logits=_log_probabilities(baseline.predict_proba),
         size_bytes=_files_size(Path(spec.target), ("fasttext.*",)),
         details={"hyperparameters": baseline.hyperparameters()},
-        outputs="probabilities",
     )

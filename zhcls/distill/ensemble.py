@@ -45,7 +45,7 @@ def extra_teacher_probabilities(paths: Sequence[str], texts: Sequence[str], labe
         for start in range(0, len(order), BATCH):
             rows = order[start : start + BATCH]
             scores = np.asarray(teacher.predict_logits([texts[i] for i in rows]), dtype=np.float64)[:, columns]
-            out[slot, rows] = scores if teacher.outputs == "probabilities" else softmax(scores)
+            out[slot, rows] = softmax(scores)
     return out
 
 
