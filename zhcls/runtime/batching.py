@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# What one extra model call costs, in padded tokens. Measured on the 2-layer students at batch 1 and 2 threads
-# (benchmarks/results/bench-*.md: 32, 64 and 128 tokens), the time of a call is about that of 30-35 tokens
-# plus the tokens themselves; benchmarks/runtime.py compares this against other values.
-CALL_OVERHEAD_TOKENS = 32
+# What one more model call costs, in padded tokens. At batch 32 on real reviews (2 threads, AVX2) values from 16
+# to 256 ran within noise of each other for the 2-layer students and the 4×256 teacher, and all 1.4-3.6×
+# faster than one padded call; 64 sat near the best for each (benchmarks/runtime.py measures it again).
+CALL_OVERHEAD_TOKENS = 64
 
 
 def length_batches(
