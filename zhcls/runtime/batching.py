@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# What one more model call costs, in padded tokens. At batch 32 on real reviews (2 threads, AVX2) values from 16
-# to 256 ran within noise of each other for the 2-layer students and the 4×256 teacher, and all 1.4-3.6×
-# faster than one padded call; 64 sat near the best for each (benchmarks/runtime.py measures it again).
+# What one more model call costs, in padded tokens. At batch 32 on real reviews (2 threads, AVX2) overheads from
+# 8 to 128 tokens all ran 3.4-3.75× faster than one padded call, 64 the fastest by a little
+# (benchmarks/results/runtime.md); the cost per call in tokens is larger for smaller models.
 CALL_OVERHEAD_TOKENS = 64
 
 
