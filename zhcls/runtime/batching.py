@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 # What one more model call costs, in padded tokens. At batch 32 on real reviews (2 threads, AVX2) overheads from
-# 8 to 128 tokens all ran 3.4-3.75× faster than one padded call, 64 the fastest by a little
-# (benchmarks/results/runtime.md); the cost per call in tokens is larger for smaller models.
+# 8 to 128 tokens all ran 3.4-4.0× faster than one padded call for a 2×128 and a 2×256 student, 32-64 the
+# fastest by a little (benchmarks/results/runtime.md); the cost per call in tokens is larger for smaller models.
 CALL_OVERHEAD_TOKENS = 64
 
 
