@@ -92,15 +92,23 @@ def variants(
             *co_teacher,
         ]
         # Logits only, so the student may read whole reviews (512 tokens) while the teacher reads its 128.
-        whole = [*distill, *logits, *TRANSFER_EPOCHS[name], *co_teacher, "--truncation", "head+tail"]
-        whole += ["--max-length", "512"]
+        whole_reviews = [
+            *logits,
+            *TRANSFER_EPOCHS[name],
+            *co_teacher,
+            "--truncation",
+            "head+tail",
+            "--max-length",
+            "512",
+        ]
+        whole = [*distill, *whole_reviews]
         runs[WHOLE] = [*whole, "--unlabeled", unlabeled]
         if more_unlabeled:
             more = ["--unlabeled", more_unlabeled, "--epochs", "3", "--checkpoint-every", "500"]
             runs[WHOLE_MORE] = [*whole, *more]
             # Pretrained weights instead of random ones: every other teacher layer, the teacher's width; a
             # pretrained start wants a smaller step and fewer epochs.
-            from_teacher = ["distill", "--teacher", teacher, "--init-from-teacher", "1,3", *whole[len(distill) :]]
+            from_teacher = ["distill", "--teacher", teacher, "--init-from-teacher", "1,3", *whole_reviews]
             runs[TEACHER_LAYERS] = [*from_teacher, *more, "--epochs", "2", "--lr", "2e-4"]
             runs[TEACHER_LAYERS_LONGER] = [*from_teacher, *more, "--lr", "2e-4"]  # dev still rose at epoch 2
     return runs

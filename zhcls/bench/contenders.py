@@ -217,11 +217,12 @@ def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, token
     )
 
 
-def _log_probabilities(predict_proba: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+def _as_logits(predict_proba: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
     """A classic baseline's probabilities as logits (their logs), the one kind of score every contender returns."""
+    from zhcls.runtime.classifier import log_probabilities
 
     def predict_logits(texts: list[str]) -> np.ndarray:
-        return np.log(np.clip(predict_proba(texts), 1e-12, None))
+        return log_probabilities(predict_proba(texts))
 
     return predict_logits
 
@@ -233,7 +234,7 @@ def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
     baseline = TfidfBaseline.load(folder)
     return LoadedContender(
         labels=list(baseline.labels),
-        predict_logits=_log_probabilities(baseline.predict_proba),
+        predict_logits=_as_logits(baseline.predict_proba),
         size_bytes=_files_size(folder, ("tfidf.*",)),
         details={"c": baseline.c},
     )
@@ -250,7 +251,7 @@ def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
         raise Unavailable(str(exc)) from None
     return LoadedContender(
         labels=baseline.labels,
-        predict_logits=_log_probabilities(baseline.predict_proba),
+        predict_logits=_as_logits(baseline.predict_proba),
         size_bytes=_files_size(Path(spec.target), ("fasttext.*",)),
         details={"hyperparameters": baseline.hyperparameters()},
     )

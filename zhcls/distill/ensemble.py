@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from zhcls.errors import UserError
-from zhcls.runtime.classifier import softmax
+from zhcls.runtime.classifier import log_probabilities, softmax
 
 # Share of the extra teachers in the mixture, tried on dev when no weight is given.
 WEIGHT_GRID = tuple(round(0.1 * step, 1) for step in range(1, 10))
@@ -56,7 +56,7 @@ def mix(teacher_logits: np.ndarray, extra_probabilities: np.ndarray, weight: flo
     reads the teacher's own logits.
     """
     mixed = (1 - weight) * softmax(np.asarray(teacher_logits, dtype=np.float64)) + weight * extra_probabilities.mean(0)
-    return np.log(np.clip(mixed, 1e-12, None)).astype(np.float32)
+    return log_probabilities(mixed).astype(np.float32)
 
 
 def choose_weight(

@@ -30,6 +30,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """Logits whose softmax is `probabilities`: their logs, with zeros clipped to 1e-12."""
+    return np.log(np.clip(probabilities, 1e-12, None))
+
+
 def _encodable(text: str) -> str:
     """The text with lone surrogates (which Python strings allow and UTF-8 does not) replaced by '?'."""
     try:
