@@ -127,3 +127,37 @@ def test_fixed_length_texts_have_the_asked_number_of_tokens(tokenizer_dir):
     for tokens in (16, 32, 128):
         text = fixed_length_text(["很好，hello 干净！", "满意"], tokens)
         assert len(tokenizer.encode(text).ids) == tokens  # with [CLS] and [SEP]
+
+
+@pytest.mark.parametrize("compiler_works", [True, False])
+def test_a_compiled_contender_falls_back_to_eager_when_the_compiler_fails(
+    trained_classifier, monkeypatch, compiler_works
+):
+    import torch
+
+    from zhcls.bench.contenders import compiled_runner
+    from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
+
+    class BrokenCompiler(torch.nn.Module):
+        def forward(self, **_):
+            raise RuntimeError("inductor: no working C compiler\nmore detail")
+
+    compiled_calls = []
+
+    def fake_compile(model, **options):
+        compiled_calls.append(options)
+        return model if compiler_works else BrokenCompiler()
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model, tokenizer = load_classifier(trained_classifier), load_tokenizer(trained_classifier)
+    details: dict = {}
+    predict_logits = compiled_runner(model, tokenizer, InputSettings(), "cpu", details)
+
+    assert compiled_calls == [{"dynamic": True}]
+    texts = ["这家酒店很好", "太差了"]
+    expected = classify_logits(model, tokenizer, texts, inputs=InputSettings())
+    assert predict_logits(texts) == pytest.approx(expected, abs=1e-5)
+    if compiler_works:
+        assert details["compiled"] == "torch.compile(dynamic=True)"
+    else:
+        assert details["compiled"] == "no, eager: inductor: no working C compiler"

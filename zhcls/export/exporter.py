@@ -24,7 +24,6 @@ from zhcls.train.rundir import replace_dir
 log = logging.getLogger(__name__)
 
 OPSET = 18  # the lowest opset Optimum recommends for BERT; ONNX Runtime (also on the web) runs it
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 AGREEMENT_FLOOR = {"fp32": 0.999, "fp16": 0.999, "int8": 0.99}
 # A text whose two best PyTorch logits lie closer than this is a tie that any rounding may flip: the
 # gate counts agreement on the other texts. A real defect (u8s8 saturation moved scores by 0.04) still
@@ -92,10 +91,44 @@ def verify(model_dir: Path, export_dir: Path, texts: list[str], gold: list[int] 
     return report
 
 
+def export_graph(model, path: Path) -> None:
+    """The classifier as an ONNX graph: token ids, attention mask (and token types) in, `logits` out; batch and
+    sequence axes dynamic.
+
+    torch.onnx's TorchScript exporter, as Optimum drives it for BERT, gives the graph ONNX Runtime's transformer
+    fusion recognizes; calling it directly keeps export working on transformers 5, which Optimum's exporter
+    does not support yet.
+    """
+    import inspect
+    import warnings
+
+    import torch
+
+    # The encoder inputs this architecture takes, in forward's order (BERT: ids, mask, token types, as Optimum
+    # names them). Not the tokenizer's model_input_names: transformers 5 leaves token_type_ids out of them.
+    encoder_inputs = ("input_ids", "attention_mask", "token_type_ids")
+    input_names = [name for name in inspect.signature(model.forward).parameters if name in encoder_inputs]
+    # Token type 0 exists in every vocabulary of types (some models have only that one).
+    example = {name: torch.full((2, 8), int(name != "token_type_ids")) for name in input_names}
+    axes = {name: {0: "batch_size", 1: "sequence_length"} for name in input_names}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about Python values that are constants here
+        torch.onnx.export(
+            model,
+            (),
+            str(path),
+            kwargs=example,
+            input_names=input_names,
+            output_names=["logits"],
+            dynamic_axes={**axes, "logits": {0: "batch_size"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
 def export_model(config: ExportConfig) -> Manifest:
     """Export, optimize, quantize, verify and publish; returns the written manifest."""
     require("torch", "train")
-    require("optimum.exporters.onnx", "train")
     from zhcls.models import load_classifier, load_tokenizer, model_labels
 
     model_dir = config.model
@@ -131,20 +164,13 @@ def _build(
     inputs: InputSettings,
     staged: Path,
 ) -> Manifest:
-    import warnings
-
     import onnx
-    from optimum.exporters.onnx import main_export
 
     model_dir = config.model
     with tempfile.TemporaryDirectory(dir=staged) as tmp:
-        raw = Path(tmp) / "raw"
-        # Optimum's exporter knows each architecture's inputs and dynamic axes; it drives torch.onnx for us.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about constants that are constants here
-            main_export(str(model_dir), raw, task="text-classification", opset=OPSET, do_validation=False)
-        onnx.checker.check_model(str(raw / "model.onnx"))
-        current = raw / "model.onnx"
+        current = Path(tmp) / "model.onnx"
+        export_graph(model, current)
+        onnx.checker.check_model(str(current))
         if config.trt:  # TensorRT parses standard ONNX ops only, not ONNX Runtime's fused contrib ops
             shutil.copy2(current, staged / "model_trt.onnx")
         fusion: dict[str, int] = {}
@@ -182,10 +208,8 @@ def _build(
             to_fp16(current, half)
             current = half
         shutil.move(str(current), staged / "model.onnx")
-        shutil.copy2(raw / "config.json", staged / "config.json")
-        for name in TOKENIZER_FILES:
-            if (raw / name).exists():
-                shutil.copy2(raw / name, staged / name)
+    model.config.to_json_file(staged / "config.json")
+    tokenizer.save_pretrained(str(staged))
     input_names = [i.name for i in onnx.load(str(staged / "model.onnx"), load_external_data=False).graph.input]
     manifest = Manifest(
         labels=labels,
