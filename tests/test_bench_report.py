@@ -63,6 +63,15 @@ def test_reference_speedups_are_measured_at_128_tokens():
     assert "tfidf" not in speedups  # not timed at 128 tokens here
 
 
+def test_a_gpu_run_measures_speedups_against_its_cuda_reference():
+    gpu_run = {
+        "student bf16": _contender("torch-cuda", 0.88, 3.0, seq128=2.0),
+        "student int8 CPU": _contender("onnx", 0.88, 2.0, seq128=2.5),
+        "reference": _contender("reference-cuda", None, 12.0, seq128=8.0),
+    }
+    assert reference_speedups(gpu_run) == {"student bf16": 4.0, "student int8 CPU": 3.2, "reference": 1.0}
+
+
 def test_finish_report_names_a_pick_per_front_member():
     report = finish_report({"contenders": CONTENDERS})
     assert len(report["recommendations"]) == len(report["pareto_front"])

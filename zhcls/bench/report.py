@@ -56,8 +56,11 @@ def int8_findings(contenders: dict[str, dict]) -> list[dict]:
 
 
 def reference_speedups(contenders: dict[str, dict]) -> dict[str, float]:
-    """How many times faster than the speed reference each contender is at batch 1, 128 tokens."""
-    reference = next((c for c in contenders.values() if c.get("kind") == "reference" and c.get("status") == "ok"), None)
+    """How many times faster than the run's speed reference (CPU or CUDA) each contender is at batch 1, 128 tokens."""
+    reference = next(
+        (c for c in contenders.values() if c.get("kind", "").startswith("reference") and c.get("status") == "ok"),
+        None,
+    )
     if reference is None or not _p50(reference, REFERENCE_LENGTH):
         return {}
     base = _p50(reference, REFERENCE_LENGTH)
@@ -198,8 +201,11 @@ def render_plot(report: dict, path: Path) -> None:
     axes.margins(x=0.08, y=0.12)  # room for the labels of the outermost points
     axes.set_xlabel("batch-1 latency p50, ms (log scale; tokenization included)")
     axes.set_ylabel("test accuracy")
-    cpu = report["machine"]["cpu"]["model"]
-    axes.set_title(f"{report['data'].get('data')}: {cpu}, {report['machine']['threads']} threads", fontsize=9)
+    machine = report["machine"]
+    where = f"{machine['cpu']['model']}, {machine['threads']} threads"
+    if "gpu" in machine:
+        where += f"; {machine['gpu']}"
+    axes.set_title(f"{report['data'].get('data')}: {where}", fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     place_labels(axes, points)
