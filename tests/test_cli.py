@@ -50,3 +50,16 @@ def test_missing_extra_through_the_cli(run_cli, monkeypatch, synthetic_csv):
 def test_unknown_flag_is_a_usage_error(run_cli):
     code, _, err = run_cli("train", "--no-such-flag")
     assert code == 2 and "No such option" in err
+
+
+@pytest.mark.parametrize(("zhcls_progress", "hub_bars_hidden"), [("0", True), ("1", False), (None, False)])
+def test_zhcls_progress_0_hides_the_bars_of_transformers_too(run_cli, monkeypatch, zhcls_progress, hub_bars_hidden):
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if k not in ("ZHCLS_PROGRESS", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    if zhcls_progress is not None:
+        environment["ZHCLS_PROGRESS"] = zhcls_progress
+    monkeypatch.setattr(os, "environ", environment)
+    code, _, _ = run_cli("datasets")
+    assert code == 0
+    assert (environment.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1") is hub_bars_hidden

@@ -26,7 +26,10 @@ class _Formatter(logging.Formatter):
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
+    from zhcls.progress import library_bars_follow_zhcls
+
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "debug" if verbose else "error")
+    library_bars_follow_zhcls()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(message)s"))
     root = logging.getLogger("zhcls")
