@@ -37,6 +37,7 @@ WHOLE_MORE = "logit KD, whole reviews + more unlabeled text, TF-IDF co-teacher"
 AUGMENTED_CO_TEACHER = "logits + intermediate + augmentation, TF-IDF co-teacher"
 TEACHER_LAYERS = "teacher layers 1,3 (2×256), logit KD, whole reviews + more unlabeled text, TF-IDF co-teacher"
 TEACHER_LAYERS_LONGER = f"{TEACHER_LAYERS}, 3 epochs"
+TEACHER_LAYERS_OWN_TEXTS = "teacher layers 1,3 (2×256), logit KD, TF-IDF co-teacher, 3 epochs"
 FOLDERS = {
     CO_TEACHER: "co-teacher",
     WHOLE: "whole-reviews",
@@ -44,6 +45,7 @@ FOLDERS = {
     AUGMENTED_CO_TEACHER: "augmentation-co-teacher",
     TEACHER_LAYERS: "teacher-layers-whole-reviews",
     TEACHER_LAYERS_LONGER: "teacher-layers-whole-reviews-3-epochs",
+    TEACHER_LAYERS_OWN_TEXTS: "teacher-layers-3-epochs",
 }
 
 
@@ -84,8 +86,14 @@ def variants(
         augment = ["--augment", AUGMENT_COPIES[name], "--augment-mlm", augment_mlm]
         runs["logits + intermediate + augmentation"] = [*with_transfer, *augment]
     co_teacher = ["--extra-teacher", tfidf]
+    # Pretrained weights instead of random ones: every other teacher layer, the teacher's width; a pretrained
+    # start wants a smaller step.
+    teacher_layers = ["distill", "--teacher", teacher, "--init-from-teacher", "1,3"]
     if tfidf is not None and augment_mlm:
         runs[AUGMENTED_CO_TEACHER] = [*runs["logits + intermediate + augmentation"], *co_teacher]
+    if tfidf is not None and not unlabeled:  # a data set large enough to need no text beyond its own
+        own_texts = [*logits, *co_teacher, "--epochs", "3", "--patience", "0", "--lr", "2e-4"]
+        runs[TEACHER_LAYERS_OWN_TEXTS] = [*teacher_layers, *own_texts]
     if tfidf is not None and unlabeled:
         runs[CO_TEACHER] = [
             *runs["logits + intermediate + unlabeled text"],
@@ -106,11 +114,9 @@ def variants(
         if more_unlabeled:
             more = ["--unlabeled", more_unlabeled, "--epochs", "3", "--checkpoint-every", "500"]
             runs[WHOLE_MORE] = [*whole, *more]
-            # Pretrained weights instead of random ones: every other teacher layer, the teacher's width; a
-            # pretrained start wants a smaller step and fewer epochs.
-            from_teacher = ["distill", "--teacher", teacher, "--init-from-teacher", "1,3", *whole_reviews]
-            runs[TEACHER_LAYERS] = [*from_teacher, *more, "--epochs", "2", "--lr", "2e-4"]
-            runs[TEACHER_LAYERS_LONGER] = [*from_teacher, *more, "--lr", "2e-4"]  # dev still rose at epoch 2
+            whole_from_teacher = [*teacher_layers, *whole_reviews]
+            runs[TEACHER_LAYERS] = [*whole_from_teacher, *more, "--epochs", "2", "--lr", "2e-4"]
+            runs[TEACHER_LAYERS_LONGER] = [*whole_from_teacher, *more, "--lr", "2e-4"]  # dev still rose at epoch 2
     return runs
 
 
