@@ -26,12 +26,9 @@ def length_batches(
     cut = [0] * (count + 1)  # where the last run of that cheapest split starts
     for end in range(1, count + 1):
         width = lengths[end - 1]
-        best_cost, best_start = None, 0
-        for start in range(max(0, end - batch_size), end):
-            cost = best[start] + (end - start) * width + overhead
-            if best_cost is None or cost < best_cost:
-                best_cost, best_start = cost, start
-        best[end], cut[end] = best_cost, best_start
+        best[end], cut[end] = min(
+            (best[start] + (end - start) * width + overhead, start) for start in range(max(0, end - batch_size), end)
+        )
     runs = []
     end = count
     while end > 0:

@@ -168,8 +168,9 @@ class Classifier:
         if not texts:
             return out
         encoded = self.encode(texts)
-        order = np.argsort([len(ids) for ids in encoded], kind="stable")
-        for start, end in length_batches([len(encoded[i]) for i in order], self.batch_size, self.call_overhead_tokens):
+        lengths = np.array([len(ids) for ids in encoded])
+        order = np.argsort(lengths, kind="stable")
+        for start, end in length_batches(lengths[order].tolist(), self.batch_size, self.call_overhead_tokens):
             chunk = order[start:end]
             out[chunk] = self._run([encoded[i] for i in chunk])
         return out
