@@ -24,6 +24,8 @@ def produce(output: Path, *args: str) -> dict:
         # A two-stage distillation checkpoints its first stage in a work area of its own.
         work_areas = (f".{output.name}.partial", f"..{output.name}.stage1.partial")
         resumable = any((output.parent / area / "checkpoint").exists() for area in work_areas)
+        # A distillation also resumes from the augmented texts and soft labels of a run stopped before training.
+        resumable |= args[0] == "distill" and (output.parent / work_areas[0]).exists()
         zhcls(*args, "--output", output, *(["--resume"] if resumable else ["--overwrite"]))
     return json.loads((output / "metrics.json").read_text(encoding="utf-8"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from difflib import SequenceMatcher
 
 import numpy as np
 import pytest
@@ -162,3 +163,67 @@ def test_a_student_may_read_more_than_its_teacher_with_logits_only(
         64,
     )
     assert recorded["accuracy"] == own_window["accuracy"]
+
+
+def test_cross_fitting_scores_each_training_text_and_its_copies_with_a_model_that_never_saw_it(splits, tfidf_dir):
+    """With as many folds as training texts (leave one out), each row can be checked against a refit by hand."""
+    from zhcls.distill.ensemble import cross_fitted
+    from zhcls.train.tfidf import TfidfBaseline
+
+    labels = ["pos", "neg"]  # the teacher's order, not the baseline's
+    train_texts, train_labels = splits.train.texts[:24], splits.train.labels[:24]
+    copies = [train_texts[3] + "，真的", train_texts[7][::-1]]
+    unlabeled = [splits.dev.texts[0]]
+    texts, sources = [*train_texts, *copies, *unlabeled], [*range(24), 3, 7, -1]
+    saved = extra_teacher_probabilities([str(tfidf_dir)], texts, labels, threads=1)
+    crossed = cross_fitted(saved, [str(tfidf_dir)], texts, sources, (train_texts, train_labels), labels, folds=24)
+    assert crossed.shape == saved.shape
+    np.testing.assert_array_equal(crossed[0, -1], saved[0, -1])  # text made from no training text keeps its scores
+    baseline = TfidfBaseline.load(tfidf_dir)
+    ids = np.array([baseline.labels.index(label) for label in train_labels])
+    for held_out, rows in ((3, [3, 24]), (7, [7, 25]), (10, [10])):
+        keep = [i for i in range(24) if i != held_out]
+        refit = baseline.refit([train_texts[i] for i in keep], ids[keep])
+        expected = refit.predict_proba([texts[row] for row in rows])[:, [baseline.labels.index(x) for x in labels]]
+        np.testing.assert_allclose(crossed[0, rows], expected, rtol=1e-9)
+    # The saved model was fit on these texts and is surer of their labels than models that never saw them.
+    gold = np.array([labels.index(label) for label in train_labels])
+    assert saved[0, np.arange(24), gold].mean() > crossed[0, np.arange(24), gold].mean() + 0.05
+
+
+def test_distill_cross_fits_the_tfidf_co_teacher_over_training_texts_and_augmented_copies(
+    run_cli, tmp_path, monkeypatch, trained_classifier, tiny_student_dir, tiny_mlm_dir, tfidf_dir
+):
+    from zhcls.distill import ensemble
+
+    seen = {}
+    real = ensemble.cross_fitted
+
+    def spy(probabilities, paths, texts, sources, train, *args, **kwargs):
+        seen.update(texts=texts, sources=list(sources), train=train[0], saved=probabilities)
+        seen["crossed"] = real(probabilities, paths, texts, sources, train, *args, **kwargs)
+        return seen["crossed"]
+
+    monkeypatch.setattr(ensemble, "cross_fitted", spy)
+    flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, *COMMON, "--epochs", "1"]
+    flags += ["--augment", "1", "--augment-mlm", tiny_mlm_dir, "--extra-teacher", tfidf_dir]
+    code, _, err = run_cli("distill", *flags, "--extra-teacher-folds", "3", "--output", tmp_path / "s")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["extra_teachers"]["cross_fitted_folds"] == 3 and metrics["transfer"]["augmented"] > 0
+    texts, sources, train = seen["texts"], seen["sources"], seen["train"]
+    assert sources[: len(train)] == list(range(len(train))) and texts[: len(train)] == list(train)
+    copies = range(len(train), len(texts))
+    assert all(0 <= sources[i] < len(train) for i in copies)
+    # Of all training texts, a copy is most like the one it was made from (it keeps the words not replaced).
+    nearest = [max(range(len(train)), key=lambda j: SequenceMatcher(None, texts[i], train[j]).ratio()) for i in copies]
+    assert np.mean([sources[i] == j for i, j in zip(copies, nearest, strict=True)]) >= 0.9
+    assert not np.allclose(seen["crossed"][:, : len(train)], seen["saved"][:, : len(train)])
+
+    code, _, err = run_cli("distill", *flags, "--extra-teacher-folds", "0", "--output", tmp_path / "zero")
+    assert code == 2 and "at least 1" in err
+    code, _, err = run_cli(
+        "distill", *flags[:-2], "--extra-teacher", trained_classifier, "--extra-teacher-folds", "2",
+        "--output", tmp_path / "model",
+    )  # fmt: skip
+    assert code == 2 and "TF-IDF baselines only" in err

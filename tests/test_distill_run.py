@@ -135,3 +135,34 @@ def test_two_stage_run_killed_in_its_first_stage_resumes_without_augmenting_agai
     metrics = json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["student_accuracy"]["test"] > 0 and metrics["transfer"]["augmented"] > 0
     assert len(augment_calls) == 1  # the resumed run read the augmented texts back
+
+
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_its_augmented_texts(
+    run_cli, tmp_path, monkeypatch, trained_classifier, tiny_student_dir, tiny_mlm_dir
+):
+    from zhcls.distill import augment
+    from zhcls.distill import run as distill_run
+
+    flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, "--output", tmp_path / "s", *COMMON]
+    flags += ["--epochs", "1", "--augment", "1", "--augment-mlm", tiny_mlm_dir]
+    augment_calls = []
+    real_augment = augment.augment_texts
+    monkeypatch.setattr(augment, "augment_texts", lambda *a, **k: augment_calls.append(1) or real_augment(*a, **k))
+    real_targets = distill_run._soft_targets
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # in the teacher's soft-label pass, before any training step
+
+    monkeypatch.setattr(distill_run, "_soft_targets", interrupted)
+    code, _, _ = run_cli("distill", *flags)
+    work = tmp_path / ".s.partial"
+    assert code == 130 and (work / "augmented.jsonl").exists() and not (work / "checkpoint").exists()
+    code, _, err = run_cli("distill", *flags)
+    assert code == 2 and "--resume" in err
+    monkeypatch.setattr(distill_run, "_soft_targets", real_targets)
+    code, _, err = run_cli("distill", *flags, "--resume")
+    assert code == 0, err
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))["transfer"]["augmented"] > 0
+    assert len(augment_calls) == 1  # the resumed run read the augmented texts back
+    code, _, err = run_cli("distill", *flags, "--output", tmp_path / "never-started", "--resume")
+    assert code == 2 and "nothing to resume" in err

@@ -25,6 +25,14 @@ def test_baseline_learns_and_round_trips(tmp_path, synthetic_csv):
     np.testing.assert_allclose(loaded.predict_proba(texts), fitted.predict_proba(texts), rtol=1e-6)
     assert loaded.labels == ["neg", "pos"]
 
+    # A refit on the same training texts is the same model (same features, same C); on fewer texts it is not.
+    ids = [loaded.labels.index(label) for label in splits.train.labels]
+    refit = loaded.refit(splits.train.texts, ids)
+    assert refit.c == loaded.c
+    np.testing.assert_allclose(refit.predict_proba(texts), loaded.predict_proba(texts), rtol=1e-5)
+    fewer = loaded.refit(splits.train.texts[:40], ids[:40])
+    assert not np.allclose(fewer.predict_proba(texts), loaded.predict_proba(texts), rtol=1e-3)
+
 
 def test_baseline_command(run_cli, tmp_path, synthetic_csv):
     code, out, _ = run_cli("baseline", "--data", synthetic_csv, "--json", tmp_path / "m.json")

@@ -392,6 +392,14 @@ def pretrain(**kwargs) -> None:
     type=float,
     help="Share of the extra teachers in the soft labels, 0-1. Default: the best of 0.1 … 0.9 on dev.",
 )
+@click.option(
+    "--extra-teacher-folds",
+    default=1,
+    type=int,
+    show_default=True,
+    help="Cross-fit TF-IDF extra teachers: refit each K times without one K-th of the training texts, so a "
+    "training text and its augmented copies get soft labels from a model that never saw them. 1: off.",
+)
 @loop_options(lr=5e-4)
 @truncation_option
 def distill(**kwargs) -> None:

@@ -4,11 +4,17 @@ A small pretrained teacher reads only its window; a TF-IDF or fastText model rea
 review and errs elsewhere. The mean of their probabilities is a better teacher than either (multi-teacher
 distillation, as in TextBrewer's MultiTeacherDistiller), and the student still ships alone. The mixing
 weight is chosen on dev, never on test.
+
+A TF-IDF model is near-certain on the texts it was fit on, so on the training texts (and their augmented
+copies) its soft labels say no more than the gold ones. Cross-fitting refits it K times, each time without
+one K-th of the training texts, and gives each of those texts the probabilities of the model that never
+saw it: the co-teacher's real errors and doubts, as on new text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +52,49 @@ def extra_teacher_probabilities(paths: Sequence[str], texts: Sequence[str], labe
             rows = order[start : start + BATCH]
             scores = np.asarray(teacher.predict_logits([texts[i] for i in rows]), dtype=np.float64)[:, columns]
             out[slot, rows] = softmax(scores)
+    return out
+
+
+def cross_fitted(
+    probabilities: np.ndarray,
+    paths: Sequence[str],
+    texts: Sequence[str],
+    sources: Sequence[int],
+    train: tuple[Sequence[str], Sequence[str]],
+    labels: list[str],
+    folds: int,
+    seed: int = 0,
+    jobs: int = 1,
+) -> np.ndarray:
+    """`probabilities` of `extra_teacher_probabilities`, each text derived from a training text re-scored out of fold.
+
+    `sources[i]` is the index of the training text that text i is or was made from, -1 for other text (which
+    keeps the saved model's probabilities); `train` holds the training texts and their labels; every extra
+    teacher must be a TF-IDF baseline. The folds are a seeded random partition of the training texts.
+    """
+    from sklearn.utils.parallel import Parallel, delayed
+
+    from zhcls.bench.contenders import ContenderSpec
+    from zhcls.train.tfidf import TfidfBaseline
+
+    train_texts, train_labels = train
+    sources = np.asarray(sources)
+    fold_of = np.random.default_rng(seed).permutation(len(train_texts)) % folds
+    text_fold = np.where(sources >= 0, fold_of[np.maximum(sources, 0)], -1)
+    out = probabilities.copy()
+    for slot, path in enumerate(paths):
+        saved = TfidfBaseline.load(Path(ContenderSpec.parse(str(path)).target))
+        label_ids = np.array([saved.labels.index(label) for label in train_labels])
+        columns = [saved.labels.index(label) for label in labels]
+
+        def out_of_fold(fold: int, saved=saved, label_ids=label_ids) -> np.ndarray:
+            keep = np.flatnonzero(fold_of != fold)
+            model = saved.refit([train_texts[i] for i in keep], label_ids[keep])
+            return model.predict_proba([texts[i] for i in np.flatnonzero(text_fold == fold)])
+
+        scored = Parallel(n_jobs=min(jobs, folds))(delayed(out_of_fold)(fold) for fold in range(folds))
+        for fold, fold_probabilities in enumerate(scored):
+            out[slot, text_fold == fold] = fold_probabilities[:, columns]
     return out
 
 

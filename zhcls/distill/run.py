@@ -74,6 +74,7 @@ class DistillConfig:
     augment_mlm: str | None = None
     extra_teachers: tuple[str, ...] = ()
     extra_teacher_weight: float | None = None
+    extra_teacher_folds: int = 1
     max_length: int = 128
     truncation: str = "head"
     eval_batch_size: int = 64
@@ -94,10 +95,16 @@ class DistillConfig:
             raise UserError("--extra-teacher-weight must lie between 0 and 1")
         if self.extra_teacher_weight is not None and not self.extra_teachers:
             raise UserError("--extra-teacher-weight needs at least one --extra-teacher")
+        if self.extra_teacher_folds < 1:
+            raise UserError("--extra-teacher-folds must be at least 1 (1: no cross-fitting)")
+        if self.extra_teacher_folds > 1 and not self.extra_teachers:
+            raise UserError("--extra-teacher-folds needs at least one --extra-teacher")
         from zhcls.bench.contenders import ContenderSpec
 
         for path in self.extra_teachers:
-            ContenderSpec.parse(str(path))  # a one-line error now, not after the teacher's logits
+            spec = ContenderSpec.parse(str(path))  # a one-line error now, not after the teacher's logits
+            if self.extra_teacher_folds > 1 and spec.kind != "tfidf":
+                raise UserError(f"--extra-teacher-folds refits TF-IDF baselines only; {path} is not one")
         check_truncation(self.truncation)
         window = self.teacher_inputs.max_length
         if self.weights.intermediate and self.max_length > window:
@@ -187,25 +194,41 @@ class DistillModule(torch.nn.Module):
         return loss
 
 
-def _transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) -> tuple[list[str], list[int], dict]:
+@dataclass
+class TransferSet:
+    """The texts the student learns from: training texts with gold labels, then unlabeled and augmented ones.
+
+    `labels` is -1 for a text without a gold label; `sources` gives the training text a text is or was made
+    from (-1 for unlabeled text).
+    """
+
+    texts: list[str]
+    labels: list[int]
+    sources: list[int]
+    report: dict
+
+
+def _transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) -> TransferSet:
     """Training texts with gold labels, then unlabeled and augmented texts (label -1), never a dev/test text."""
     from zhcls.data.readers import read_examples
 
     label_ids = {label: i for i, label in enumerate(splits.labels)}
     texts = list(splits.train.texts)
     labels = [label_ids[label] for label in splits.train.labels]
+    sources = list(range(len(texts)))
     held_out = set(splits.dev.texts) | set(splits.test.texts)
     seen = set(texts)
     report = {"train": len(texts), "unlabeled": 0, "augmented": 0, "dropped_as_dev_or_test": 0}
 
-    def add(extra: list[str], kind: str) -> None:
-        for text in extra:
+    def add(extra: list[str], kind: str, origins: list[int] | None = None) -> None:
+        for text, origin in zip(extra, origins or [-1] * len(extra), strict=True):
             if text in held_out:
                 report["dropped_as_dev_or_test"] += 1
             elif text not in seen:
                 seen.add(text)
                 texts.append(text)
                 labels.append(-1)
+                sources.append(origin)
                 report[kind] += 1
 
     if config.unlabeled:
@@ -219,22 +242,19 @@ def _transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) -
             add(read_examples(path, require_labels=False).texts, "unlabeled")
     if config.augment is not None:
         cache = run.work / "augmented.jsonl"
-        if cache.exists():
-            augmented = [json.loads(line)["text"] for line in cache.read_text(encoding="utf-8").splitlines()]
-        else:
+        rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines()] if cache.exists() else []
+        if not rows or "source" not in rows[0]:  # absent, or written before the sources were recorded
             from zhcls.distill.augment import MaskedLMCandidates, augment_texts
 
             made = augment_texts(splits.train.texts, config.augment, MaskedLMCandidates(config.augment_mlm))
-            augmented = [a.text for a in made]
+            rows = [{"text": a.text, "source": a.source} for a in made]
             tmp = cache.with_suffix(".tmp")
-            tmp.write_text(
-                "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in augmented), encoding="utf-8"
-            )
+            tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
             tmp.replace(cache)
-        add(augmented, "augmented")
+        add([row["text"] for row in rows], "augmented", [row["source"] for row in rows])
     if report["dropped_as_dev_or_test"]:
         log.info("transfer set: dropped %d texts that are dev or test texts", report["dropped_as_dev_or_test"])
-    return texts, labels, report
+    return TransferSet(texts, labels, sources, report)
 
 
 def _computed_once(cache: Path, rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -253,34 +273,48 @@ def _computed_once(cache: Path, rows: int, compute: Callable[[], np.ndarray]) ->
 
 
 def _soft_targets(
-    config: DistillConfig, teacher: Any, tokenizer: Any, texts: list[str], splits: DatasetSplits, run: RunDir
+    config: DistillConfig, teacher: Any, tokenizer: Any, transfer: TransferSet, splits: DatasetSplits, run: RunDir
 ) -> tuple[torch.Tensor, dict | None]:
     """Logits the student learns from: the teacher's, or its mixture with the extra teachers (and that record)."""
-    from zhcls.distill.ensemble import choose_weight, extra_teacher_probabilities, mix
+    from zhcls.distill.ensemble import choose_weight, cross_fitted, extra_teacher_probabilities, mix
     from zhcls.models import classify_logits
 
     def teacher_logits(some: list[str]) -> np.ndarray:
         inputs, batch = config.teacher_inputs, config.eval_batch_size
         return classify_logits(teacher, tokenizer, some, inputs=inputs, batch_size=batch)
 
-    labels, threads = splits.labels, torch.get_num_threads()
+    labels, threads, texts, folds = splits.labels, torch.get_num_threads(), transfer.texts, config.extra_teacher_folds
     gold = np.array([labels.index(label) for label in splits.dev.labels])
-    if config.extra_teachers:  # before the teacher's long pass: a wrong extra teacher fails at once
-        if config.extra_teacher_weight is None and not len(gold):
-            raise UserError("no dev texts to choose the mixing weight on: give --extra-teacher-weight")
-        extra_dev = extra_teacher_probabilities(config.extra_teachers, splits.dev.texts, labels, threads)
+    if config.extra_teachers and config.extra_teacher_weight is None and not len(gold):
+        raise UserError("no dev texts to choose the mixing weight on: give --extra-teacher-weight")
+
+    def extra_on(name: str, some: list[str], compute: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+        """The extra teachers' probabilities for `some` (or `compute()`), kept in the work area as NAME."""
+        compute = compute or (lambda: extra_teacher_probabilities(config.extra_teachers, some, labels, threads))
+        return _computed_once(run.work / f"{name}.safetensors", len(some), compute)
+
+    # The extra teachers before the teacher's long pass: a wrong one fails at once, and their CPU-bound work
+    # is in the work area before any GPU time is spent (a run may stop here and resume on another machine).
+    if config.extra_teachers:
+        extra_dev = extra_on("extra_teacher_dev_probabilities", splits.dev.texts)
+        extra = saved = extra_on("extra_teacher_probabilities", texts)
+        if folds > 1:
+            train, seed = (splits.train.texts, splits.train.labels), config.loop.seed
+            extra = extra_on(
+                f"extra_teacher_probabilities_{folds}_folds",
+                texts,
+                lambda: cross_fitted(
+                    saved, config.extra_teachers, texts, transfer.sources, train, labels, folds, seed, threads
+                ),
+            )
     logits = _computed_once(run.work / "teacher_logits.safetensors", len(texts), lambda: teacher_logits(texts))
     if not config.extra_teachers:
         return torch.from_numpy(logits), None
     chosen, dev_by_weight = choose_weight(teacher_logits(splits.dev.texts), extra_dev, gold) if len(gold) else (0, {})
     weight = chosen if config.extra_teacher_weight is None else config.extra_teacher_weight
-    extra = _computed_once(
-        run.work / "extra_teacher_probabilities.safetensors",
-        len(texts),
-        lambda: extra_teacher_probabilities(config.extra_teachers, texts, labels, threads),
-    )
     record = {
         "teachers": list(config.extra_teachers),
+        "cross_fitted_folds": folds,
         "weight": weight,
         "weight_chosen_on_dev": config.extra_teacher_weight is None,
         "dev_accuracy_by_weight": {str(k): v for k, v in dev_by_weight.items()},
@@ -307,9 +341,10 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     run = RunDir(config.output)
     stage1 = RunDir(config.output.parent / f".{config.output.name}.stage1")
-    # A two-stage run killed in its first stage has its checkpoint there; the second has not started.
-    in_stage1 = resume and not (run.checkpoint / "state.json").exists() and (stage1.checkpoint / "state.json").exists()
-    run.check(resume=resume and not in_stage1, overwrite=overwrite or in_stage1)
+    # A run stopped before its last stage's first checkpoint resumes from what its work areas hold: the first
+    # stage's checkpoint, or the augmented texts and soft labels of the long passes before any training.
+    early = resume and not run.resumable and (run.work.exists() or stage1.resumable)
+    run.check(resume=resume and not early, overwrite=overwrite or early)
     splits = load_splits(config.data)
     w = config.weights
     attention = "eager" if w.attention else None  # attention maps are returned by the eager kernel only
@@ -330,11 +365,12 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     # Resuming, even from the first stage, keeps the work area: its augmented texts took long to make.
     start_run(run, resume=resume)
-    texts, targets, transfer = _transfer_texts(config, splits, run)
-    encoded = encode_texts(tokenizer, texts, config.inputs)
+    transfer = _transfer_texts(config, splits, run)
+    targets = transfer.labels
+    encoded = encode_texts(tokenizer, transfer.texts, config.inputs)
     pad = DataCollatorWithPadding(tokenizer, return_tensors="pt")
     # Soft labels are computed once, each teacher reading texts its own way (the student may read more).
-    cached_logits, mixture = _soft_targets(config, teacher, tokenizer, texts, splits, run)
+    cached_logits, mixture = _soft_targets(config, teacher, tokenizer, transfer, splits, run)
 
     def collate(indices: list[int], epoch: int = 0) -> dict:
         batch = pad([{"input_ids": encoded[i]} for i in indices])
@@ -411,7 +447,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
         "student": config.student if not config.init_from_teacher else f"teacher layers {config.init_from_teacher}",
         "labels": labels,
         "data": splits.info,
-        "transfer": transfer,
+        "transfer": transfer.report,
         **({"extra_teachers": mixture} if mixture else {}),
         "layer_matches": [asdict(m) for m in matches],
         "teacher_accuracy": {k: v["accuracy"] for k, v in teacher_scores.items()},

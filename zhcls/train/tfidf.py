@@ -42,6 +42,14 @@ def _vectorizer(family: str, vocabulary: dict[str, int] | None = None):
     return TfidfVectorizer(vocabulary=vocabulary, **params)
 
 
+def _fitted_features(texts: Sequence[str]):
+    """Vectorizers fit on `texts`, and the sparse TF-IDF matrix of those texts."""
+    from scipy.sparse import hstack
+
+    vectorizers = {family: _vectorizer(family) for family in FEATURES}
+    return vectorizers, hstack([vec.fit_transform(texts) for vec in vectorizers.values()]).tocsr()
+
+
 @dataclass
 class TfidfBaseline:
     """Fitted vectorizers and a logistic-regression classifier over their concatenated features."""
@@ -77,8 +85,7 @@ class TfidfBaseline:
         index = {label: i for i, label in enumerate(labels)}
         y_train = np.array([index[label] for label in splits.train.labels])
         y_dev = np.array([index[label] for label in splits.dev.labels])
-        vectorizers = {family: _vectorizer(family) for family in FEATURES}
-        x_train = hstack([vec.fit_transform(splits.train.texts) for vec in vectorizers.values()]).tocsr()
+        vectorizers, x_train = _fitted_features(splits.train.texts)
         x_dev = hstack([vec.transform(splits.dev.texts) for vec in vectorizers.values()]).tocsr()
         dev_accuracy: dict[float, float] = {}
         best = None
@@ -88,6 +95,14 @@ class TfidfBaseline:
             if best is None or dev_accuracy[c] > dev_accuracy[best[0]]:
                 best = (c, clf)
         return cls(labels, vectorizers, best[1], best[0]), dev_accuracy
+
+    def refit(self, texts: Sequence[str], label_ids: Sequence[int]) -> TfidfBaseline:
+        """The same features and C fit afresh on other training texts (`label_ids` index `self.labels`)."""
+        from sklearn.linear_model import LogisticRegression
+
+        vectorizers, x = _fitted_features(texts)
+        classifier = LogisticRegression(C=self.c, max_iter=2000).fit(x, np.asarray(label_ids))
+        return TfidfBaseline(self.labels, vectorizers, classifier, self.c)
 
     def save(self, folder: Path) -> None:
         """Write `tfidf.json` (settings, vocabularies, labels) and `tfidf.safetensors` (idf, weights); no pickles."""
