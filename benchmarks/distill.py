@@ -40,6 +40,7 @@ TEACHER_LAYERS_LONGER = f"{TEACHER_LAYERS}, 3 epochs"
 TEACHER_LAYERS_OWN_TEXTS = "teacher layers 1,3 (2×256), logit KD, TF-IDF co-teacher, 3 epochs"
 CROSS_FITTED = ", cross-fitted (5 folds)"
 TEACHER_LAYERS_AUGMENTED = "teacher layers 1,3 (2×256), logit KD, augmentation, TF-IDF co-teacher, 3 epochs"
+TEACHER_LAYERS_OWN_TEXTS_LONGER = "teacher layers 1,3 (2×256), logit KD, TF-IDF co-teacher, 5 epochs"
 FOLDERS = {
     CO_TEACHER: "co-teacher",
     WHOLE: "whole-reviews",
@@ -51,6 +52,8 @@ FOLDERS = {
     TEACHER_LAYERS_LONGER + CROSS_FITTED: "teacher-layers-whole-reviews-3-epochs-cross-fitted",
     TEACHER_LAYERS_OWN_TEXTS + CROSS_FITTED: "teacher-layers-3-epochs-cross-fitted",
     TEACHER_LAYERS_AUGMENTED + CROSS_FITTED: "teacher-layers-augmentation-cross-fitted",
+    TEACHER_LAYERS_AUGMENTED: "teacher-layers-augmentation",
+    TEACHER_LAYERS_OWN_TEXTS_LONGER: "teacher-layers-5-epochs",
 }
 
 
@@ -100,9 +103,11 @@ def variants(
     if tfidf is not None and not unlabeled:  # a data set large enough to need no text beyond its own
         own_texts = [*logits, *co_teacher, "--epochs", "3", "--patience", "0", "--lr", "2e-4"]
         runs[TEACHER_LAYERS_OWN_TEXTS] = [*teacher_layers, *own_texts]
+        runs[TEACHER_LAYERS_OWN_TEXTS_LONGER] = [*teacher_layers, *own_texts, "--epochs", "5"]  # dev rose to the 3rd
         runs[TEACHER_LAYERS_OWN_TEXTS + CROSS_FITTED] = [*teacher_layers, *own_texts, *cross_fit]
         if augment_mlm:
             runs[TEACHER_LAYERS_AUGMENTED + CROSS_FITTED] = [*teacher_layers, *own_texts, *augment, *cross_fit]
+            runs[TEACHER_LAYERS_AUGMENTED] = [*teacher_layers, *own_texts, *augment]
     if tfidf is not None and unlabeled:
         runs[CO_TEACHER] = [
             *runs["logits + intermediate + unlabeled text"],
