@@ -195,6 +195,8 @@ def _row(name: str, label: str, metrics: dict, teacher_acc: float, teacher_param
     texts = " + ".join(f"{count:,} {kind}" for kind, count in kept.items())
     if "extra_teachers" in metrics:
         label += f" (share {metrics['extra_teachers']['weight']:.1f})"
+    if metrics["machine"].get("gpu"):
+        label += " †"
     return (
         f"| {name} | {label} | {texts} | {params / 1e6:.2f} M ({teacher_params / params:.1f}× smaller) | "
         f"{metrics['dev']['accuracy']:.4f} | {acc:.4f} | {f1:.4f} | {100 * acc / teacher_acc:.1f}% |"
@@ -264,6 +266,8 @@ def write_report(
                 machines.add(f"students: {_machine(results[label])}")
             else:
                 missing.append(f"{name}: {label}")
+    if any(", GPU " in machine for machine in machines if machine.startswith("students")):
+        lines += ["", "† distilled on the GPU machine below (bf16 autocast); the other students on the CPU one."]
     if missing:
         lines += ["", "Not run yet (re-run the script; finished runs are skipped): " + "; ".join(missing) + "."]
     if not augment_mlm:
