@@ -42,6 +42,13 @@ def _vectorizer(family: str, vocabulary: dict[str, int] | None = None):
     return TfidfVectorizer(vocabulary=vocabulary, **params)
 
 
+def _classifier(c: float):
+    """The baseline's logistic regression at regularization strength C."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=2000)
+
+
 def _fitted_features(texts: Sequence[str]):
     """Vectorizers fit on `texts`, and the sparse TF-IDF matrix of those texts."""
     from scipy.sparse import hstack
@@ -79,7 +86,6 @@ class TfidfBaseline:
         require("sklearn", "train")
         require("jieba", "train")
         from scipy.sparse import hstack
-        from sklearn.linear_model import LogisticRegression
 
         labels = splits.labels
         index = {label: i for i, label in enumerate(labels)}
@@ -90,7 +96,7 @@ class TfidfBaseline:
         dev_accuracy: dict[float, float] = {}
         best = None
         for c in grid:
-            clf = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
+            clf = _classifier(c).fit(x_train, y_train)
             dev_accuracy[c] = float((clf.predict(x_dev) == y_dev).mean()) if len(y_dev) else 0.0
             if best is None or dev_accuracy[c] > dev_accuracy[best[0]]:
                 best = (c, clf)
@@ -98,10 +104,8 @@ class TfidfBaseline:
 
     def refit(self, texts: Sequence[str], label_ids: Sequence[int]) -> TfidfBaseline:
         """The same features and C fit afresh on other training texts (`label_ids` index `self.labels`)."""
-        from sklearn.linear_model import LogisticRegression
-
         vectorizers, x = _fitted_features(texts)
-        classifier = LogisticRegression(C=self.c, max_iter=2000).fit(x, np.asarray(label_ids))
+        classifier = _classifier(self.c).fit(x, np.asarray(label_ids))
         return TfidfBaseline(self.labels, vectorizers, classifier, self.c)
 
     def save(self, folder: Path) -> None:
@@ -125,7 +129,6 @@ class TfidfBaseline:
     def load(cls, folder: Path) -> TfidfBaseline:
         """Rebuild a saved baseline."""
         from safetensors.numpy import load_file
-        from sklearn.linear_model import LogisticRegression
 
         folder = Path(folder)
         if not (folder / "tfidf.json").exists() or not (folder / "tfidf.safetensors").exists():
@@ -137,7 +140,7 @@ class TfidfBaseline:
             vec = _vectorizer(family, {term: i for i, term in enumerate(terms)})
             vec.idf_ = tensors[f"idf.{family}"]
             vectorizers[family] = vec
-        clf = LogisticRegression(C=meta["c"])
+        clf = _classifier(meta["c"])
         clf.classes_ = np.arange(len(meta["labels"]))
         clf.coef_ = tensors["coef"]
         clf.intercept_ = tensors["intercept"]
