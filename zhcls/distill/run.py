@@ -341,10 +341,9 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     run = RunDir(config.output)
     stage1 = RunDir(config.output.parent / f".{config.output.name}.stage1")
-    # A run stopped before its last stage's first checkpoint resumes from what its work areas hold: the first
-    # stage's checkpoint, or the augmented texts and soft labels of the long passes before any training.
-    early = resume and not run.resumable and (run.work.exists() or stage1.resumable)
-    run.check(resume=resume and not early, overwrite=overwrite or early)
+    # A run stopped before its last stage's first checkpoint resumes from what its work area holds (the augmented
+    # texts and soft labels of the long passes before any training) and from the first stage's checkpoint.
+    run.check(resume=resume, overwrite=overwrite, work_area_resumes=True)
     splits = load_splits(config.data)
     w = config.weights
     attention = "eager" if w.attention else None  # attention maps are returned by the eager kernel only
@@ -392,7 +391,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     common = {"lengths": lengths, "collate": collate, "loss_fn": lambda m, batch: m(batch), "save_best": save_best}
     if config.schedule == "two-stage":
         if not stage1.output.exists():
-            resuming = resume and (stage1.checkpoint / "state.json").exists()
+            resuming = resume and stage1.resumable
             start_run(stage1, resume=resuming)
             intermediate_only = LossWeights(0.0, 0.0, w.embedding, w.hidden, w.attention, w.temperature)
             settings = LoopSettings(**{**asdict(config.loop), "epochs": config.intermediate_epochs, "patience": 0})
@@ -423,7 +422,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
         metric="accuracy",
         settings=config.loop,
         run=run,
-        resume=resume and (run.checkpoint / "state.json").exists(),
+        resume=resume and run.resumable,
         desc="distill",
         **common,
     )

@@ -68,11 +68,15 @@ class RunDir:
         """Whether an interrupted run left a checkpoint to continue from."""
         return (self.checkpoint / "state.json").exists()
 
-    def check(self, *, resume: bool, overwrite: bool) -> None:
-        """Refuse to clobber a finished output or an interrupted run unless asked to."""
+    def check(self, *, resume: bool, overwrite: bool, work_area_resumes: bool = False) -> None:
+        """Refuse to clobber a finished output or an interrupted run unless asked to.
+
+        With `work_area_resumes`, a work area without a checkpoint may be resumed too: a command that keeps
+        costly results there before its first checkpoint (distillation's augmented texts and soft labels).
+        """
         if self.output.exists() and not overwrite:
             raise UserError(f"{self.output} already exists; pass --overwrite to replace it")
-        if resume and not self.resumable:
+        if resume and not (self.resumable or (work_area_resumes and self.work.exists())):
             raise UserError(f"nothing to resume: no checkpoint in {self.work}")
         if self.work.exists() and not resume and not overwrite:
             raise UserError(
