@@ -134,7 +134,7 @@ def variants(
             runs[TEACHER_LAYERS] = [*whole_from_teacher, *more, "--epochs", "2", "--lr", "2e-4"]
             runs[TEACHER_LAYERS_LONGER] = [*whole_from_teacher, *more, "--lr", "2e-4"]  # dev still rose at epoch 2
             runs[TEACHER_LAYERS_LONGER + CROSS_FITTED] = [*runs[TEACHER_LAYERS_LONGER], *cross_fit]
-            # 3 to 5 epochs raised dev accuracy of the same student on online-shopping-10
+            # 3 to 5 epochs raised dev accuracy of the teacher-layers student on online-shopping-10
             runs[TEACHER_LAYERS_LONGEST] = [*runs[TEACHER_LAYERS_LONGER], "--epochs", "5"]
     return runs
 
@@ -241,17 +241,17 @@ def write_report(
         "online_shopping_10_cats' reviews, 10 categories, instead of its hotel reviews alone. Teacher layers:",
         "the student is the teacher's embeddings and its layers 1 and 3 (2×256, pretrained weights) instead of a",
         "random 2×128, trained as the whole-review student with more unlabeled text at lr 2e-4 for 2 epochs",
-        "(and for 3, since dev accuracy still rose at the second, and for 5). Cross-fitted",
-        "(`--extra-teacher-folds 5`): the TF-IDF co-teacher is refit five times, each time without a fifth of the",
-        "training texts, and each training",
-        "text and its augmented copy get the probabilities of the model that never saw them, so the co-teacher",
-        "gives its real doubts there too, not the gold label (unlabeled text keeps the saved model's).",
+        "(and for 3, since dev accuracy still rose at the second, and for 5).",
+        "Cross-fitted (`--extra-teacher-folds 5`): the TF-IDF co-teacher is refit five times, each time without a",
+        "fifth of the training texts, and each training text and its augmented copy get the probabilities of the",
+        "model that never saw them, so the co-teacher gives its real doubts there too, not the gold label (unlabeled",
+        "text keeps the saved model's).",
         "",
         "| data set | model | transfer texts | parameters | dev accuracy | test accuracy | test macro-F1 | "
         "retention (test) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    machines, missing = set(), []
+    machines, missing, gpu_students = set(), [], False
     for name, results in all_results.items():
         teacher_dir = teachers / name / "teacher"
         teacher = json.loads((teacher_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -269,9 +269,10 @@ def write_report(
             if label in results:
                 lines.append(_row(name, label, results[label], acc, params))
                 machines.add(f"students: {_machine(results[label])}")
+                gpu_students |= bool(results[label]["machine"].get("gpu"))
             else:
                 missing.append(f"{name}: {label}")
-    if any(", GPU " in machine for machine in machines if machine.startswith("students")):
+    if gpu_students:
         lines += ["", "† distilled on the GPU machine below (bf16 autocast); the other students on the CPU one."]
     if missing:
         lines += ["", "Not run yet (re-run the script; finished runs are skipped): " + "; ".join(missing) + "."]
