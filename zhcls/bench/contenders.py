@@ -273,5 +273,5 @@ def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
         labels=baseline.labels,
         predict_logits=_as_logits(baseline.predict_proba),
         size_bytes=_files_size(Path(spec.target), ("fasttext.*",)),
-        details={"hyperparameters": baseline.hyperparameters()},
+        details={"hyperparameters": baseline.hyperparameters},
     )

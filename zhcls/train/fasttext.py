@@ -7,10 +7,9 @@ the dev split, never the test split. The model is fastText's own `.bin` format.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ MODEL_FILE = "fasttext.bin"
 # trial of 23 GB was killed for memory in a CI run of the demo; fixed, a model stays under 4 GB. Autotune keeps
 # any argument set by hand (setting the hash-table size instead crashes fastText 0.9.2's autotune).
 DIMENSIONS = 100
-LABELS_FILE = "fasttext.json"
+INFO_FILE = "fasttext.json"
 LABEL_PREFIX = "__label__"
 
 
@@ -45,31 +44,62 @@ def _write_training_file(path: Path, texts: Sequence[str], label_ids: Sequence[i
             handle.write(f"{LABEL_PREFIX}{label} {fasttext_line(text)}\n")
 
 
-@contextlib.contextmanager
-def _native_output_silenced():
-    """Silence file descriptors 1 and 2: fastText's autotune prints a progress line many times a second
-    from C++ whatever `verbose` says, which floods logs and captured output."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with open(os.devnull, "w") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
+# fastText's autotune can loop forever: its timer thread may start and stop before the search marks itself as
+# running, and then nothing ends the search. So it runs in a child process, killed and rerun when it outlives
+# its time. The child imports fastText alone; fastText prints progress from C++ whatever `verbose` says, and
+# the child's captured output keeps it out of ours.
+_AUTOTUNE_SCRIPT = """
+import json, sys
+import fasttext
+settings = json.loads(sys.argv[1])
+model_file, tuned_file, tuned_names = (settings.pop(key) for key in ("model_file", "tuned_file", "tuned_names"))
+model = fasttext.train_supervised(**settings)
+model.save_model(model_file)
+chosen = model.f.getArgs()
+with open(tuned_file, "w") as handle:
+    json.dump({name: getattr(chosen, name) for name in tuned_names}, handle)
+"""
+# What autotune chose, kept beside the model: fastText's model file does not store the learning rate.
+TUNED_SETTINGS = ("epoch", "lr", "wordNgrams", "minn", "maxn", "dim", "bucket")
+AUTOTUNE_ATTEMPTS = 3
+
+
+def autotune_time_limit(autotune_seconds: int) -> float:
+    """Seconds one autotune run may take: the search, a final training with the best settings (no longer than
+    the search's best trial), quantizing, and start-up."""
+    return 3 * autotune_seconds + 60
+
+
+def _autotune(settings: dict, time_limit: float) -> int:
+    """Run fastText's autotune with `settings` in a child process; return how many attempts it took."""
+    for attempt in range(1, AUTOTUNE_ATTEMPTS + 1):
+        command = [sys.executable, "-c", _AUTOTUNE_SCRIPT, json.dumps(settings)]
         try:
-            yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+            finished = subprocess.run(command, capture_output=True, text=True, timeout=time_limit, check=False)
+        except subprocess.TimeoutExpired:
+            continue
+        if finished.returncode != 0:
+            said = finished.stderr.replace("\r", "\n").strip().splitlines()
+            raise UserError(f"fastText's autotune failed: {said[-1] if said else f'exit code {finished.returncode}'}")
+        return attempt
+    raise UserError(f"fastText's autotune did not finish within {time_limit:.0f} s, {AUTOTUNE_ATTEMPTS} times in a row")
+
+
+def _load_model(path: Path):
+    fasttext = require("fasttext", "bench")
+    # fastText 0.9 prints a deprecation notice on every load_model; it concerns its own API, not ours.
+    fasttext.FastText.eprint = lambda *args, **kwargs: None
+    return fasttext.load_model(str(path))
 
 
 class FastTextBaseline:
     """A fastText model and the data set's label names (fastText sees label ids only)."""
 
-    def __init__(self, model, labels: list[str]):
+    def __init__(self, model, labels: list[str], hyperparameters: dict, autotune_attempts: int | None = None):
         self.model = model
         self.labels = labels
+        self.hyperparameters = hyperparameters
+        self.autotune_attempts = autotune_attempts  # None for a loaded model
         # fastText orders its labels by frequency; map them back to the data set's order.
         self._column = {name: int(name[len(LABEL_PREFIX) :]) for name in model.labels}
 
@@ -81,24 +111,29 @@ class FastTextBaseline:
 
         `max_size` ("2M", "500K") makes autotune search quantized models that fit that size too.
         """
-        fasttext = require("fasttext", "bench")
+        require("fasttext", "bench")
         index = {label: i for i, label in enumerate(splits.labels)}
         with tempfile.TemporaryDirectory(prefix="zhcls-fasttext-") as tmp:
             train_file, dev_file = Path(tmp) / "train.txt", Path(tmp) / "dev.txt"
             _write_training_file(train_file, splits.train.texts, [index[x] for x in splits.train.labels])
             _write_training_file(dev_file, splits.dev.texts, [index[x] for x in splits.dev.labels])
-            with _native_output_silenced():
-                model = fasttext.train_supervised(
-                    input=str(train_file),
-                    autotuneValidationFile=str(dev_file),
-                    autotuneDuration=autotune_seconds,
-                    dim=DIMENSIONS,  # set by hand, autotune keeps it (see DIMENSIONS)
-                    **({"autotuneModelSize": max_size} if max_size else {}),
-                    thread=threads,
-                    verbose=0,
-                    seed=0,
-                )
-        return cls(model, list(splits.labels))
+            settings = {
+                "input": str(train_file),
+                "autotuneValidationFile": str(dev_file),
+                "autotuneDuration": autotune_seconds,
+                "dim": DIMENSIONS,  # set by hand, autotune keeps it (see DIMENSIONS)
+                **({"autotuneModelSize": max_size} if max_size else {}),
+                "thread": threads,
+                "verbose": 0,
+                "seed": 0,
+                "model_file": str(Path(tmp) / MODEL_FILE),
+                "tuned_file": str(Path(tmp) / "tuned.json"),
+                "tuned_names": TUNED_SETTINGS,
+            }
+            attempts = _autotune(settings, autotune_time_limit(autotune_seconds))
+            model = _load_model(Path(tmp) / MODEL_FILE)
+            hyperparameters = json.loads((Path(tmp) / "tuned.json").read_text(encoding="utf-8"))
+        return cls(model, list(splits.labels), hyperparameters, autotune_attempts=attempts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
@@ -111,23 +146,21 @@ class FastTextBaseline:
     def predict_ids(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba(texts).argmax(axis=1)
 
-    def hyperparameters(self) -> dict:
-        args = self.model.f.getArgs()
-        return {name: getattr(args, name) for name in ("epoch", "lr", "wordNgrams", "minn", "maxn", "dim", "bucket")}
-
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_model(str(folder / MODEL_FILE))
-        (folder / LABELS_FILE).write_text(json.dumps({"labels": self.labels}, ensure_ascii=False), encoding="utf-8")
+        saved = {"labels": self.labels, "hyperparameters": self.hyperparameters}
+        (folder / INFO_FILE).write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> FastTextBaseline:
-        fasttext = require("fasttext", "bench")
-        # fastText 0.9 prints a deprecation notice on every load_model; it concerns its own API, not ours.
-        fasttext.FastText.eprint = lambda *args, **kwargs: None
         folder = Path(folder)
-        labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
-        return cls(fasttext.load_model(str(folder / MODEL_FILE)), labels)
+        saved = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        model = _load_model(folder / MODEL_FILE)
+        if "hyperparameters" not in saved:  # saved before they were kept: all but the learning rate are in the model
+            args = model.f.getArgs()
+            saved["hyperparameters"] = {name: getattr(args, name) for name in TUNED_SETTINGS if name != "lr"}
+        return cls(model, saved["labels"], saved["hyperparameters"])
 
 
 def run_fasttext(
@@ -144,8 +177,9 @@ def run_fasttext(
     metrics = {
         "task": "baseline",
         "model": "fasttext-supervised-jieba-autotune",
-        "hyperparameters": baseline.hyperparameters(),
+        "hyperparameters": baseline.hyperparameters,
         "autotune_seconds": autotune_seconds,
+        "autotune_attempts": baseline.autotune_attempts,
         "max_size": max_size,
         "fit_seconds": round(time.perf_counter() - started, 2),
     }
