@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from importlib import metadata
 
 import numpy as np
 import onnx
@@ -15,13 +14,6 @@ from zhcls.data import DataSpec, load_splits
 from zhcls.runtime import Classifier, Manifest, ManifestError
 
 TEXTS = [text for text, _ in synthetic_rows(120, seed=9)] + ["", "hello 世界 2024", "很好" * 200]
-# Exports stay correct on transformers 5 (the tests above the marker hold there), but ONNX Runtime's BERT
-# fusion does not recognize the graph its BERT traces to; strict, so the day it does shows up here.
-FUSED_ONLY_ON_TRANSFORMERS_4 = pytest.mark.xfail(
-    int(metadata.version("transformers").split(".")[0]) >= 5,
-    reason="ONNX Runtime's BERT fusion does not match transformers 5's traced graph",
-    strict=True,
-)
 
 
 def _export(run_cli, model, output, *flags):
@@ -64,8 +56,8 @@ def test_graph_is_clean_dynamic_and_fused(exports):
     assert Manifest.read(exports["raw"]).fusion == {}
 
 
-@FUSED_ONLY_ON_TRANSFORMERS_4
 def test_attention_and_embeddings_are_fused(exports):
+    # On transformers 4 and 5 alike: the exporter traces eager attention, the graph ONNX Runtime fuses.
     fusion = Manifest.read(exports["fp32"]).fusion
     assert fusion.get("Attention") == 2 and fusion.get("SkipLayerNormalization") == 4
     assert fusion.get("EmbedLayerNormalization") == 1
@@ -93,7 +85,6 @@ def test_int8_keeps_argmax_agreement(exports, trained_classifier):
     assert (reference == quantized).mean() >= 0.99
 
 
-@FUSED_ONLY_ON_TRANSFORMERS_4
 def test_int8_weights_take_less_than_six_tenths_of_fp32(exports):
     assert (exports["int8"] / "model.onnx").stat().st_size < 0.6 * (exports["fp32"] / "model.onnx").stat().st_size
 

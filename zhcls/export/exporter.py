@@ -62,6 +62,12 @@ class ExportConfig:
             check_web_precision(self.precision)
 
     @property
+    def fuses(self) -> bool:
+        """Whether ONNX Runtime's transformer fusion runs. Not before static QDQ: its calibration needs ONNX shape
+        inference, which stops at the fused contrib ops; ONNX Runtime fuses the quantized graph when it loads it."""
+        return self.fuse and not (self.int8 is not None and self.int8.mode == "static")
+
+    @property
     def precision(self) -> str:
         """fp32, fp16 or int8."""
         return "int8" if self.int8 is not None else "fp16" if self.fp16 else "fp32"
@@ -97,7 +103,7 @@ def export_graph(model, path: Path) -> None:
 
     torch.onnx's TorchScript exporter, as Optimum drives it for BERT, gives the graph ONNX Runtime's transformer
     fusion recognizes; calling it directly keeps export working on transformers 5, which Optimum's exporter
-    does not support yet.
+    does not support yet. For the fusion, give it a model with eager attention (see export_model).
     """
     import inspect
     import warnings
@@ -138,7 +144,9 @@ def export_model(config: ExportConfig) -> Manifest:
         raise UserError(f"{config.output} already exists; remove it or choose another --output")
     if config.trt:
         require("tensorrt", "trt")
-    model = load_classifier(model_dir)
+    # The fusion recognizes eager attention's graph, not SDPA's (transformers 5's default). Unfused graphs keep
+    # the default: static QDQ would quantize eager attention's additive mask (a huge negative) with the scores.
+    model = load_classifier(model_dir, attn_implementation="eager" if config.fuses else None)
     tokenizer = load_tokenizer(model_dir)
     labels = model_labels(model)
     recorded = recorded_config(model_dir) or {}
@@ -174,10 +182,7 @@ def _build(
         if config.trt:  # TensorRT parses standard ONNX ops only, not ONNX Runtime's fused contrib ops
             shutil.copy2(current, staged / "model_trt.onnx")
         fusion: dict[str, int] = {}
-        static = config.int8 is not None and config.int8.mode == "static"
-        # Static QDQ calibration needs ONNX shape inference, which stops at the fused contrib ops; ONNX
-        # Runtime fuses the quantized graph itself when it loads it.
-        if config.fuse and not static:
+        if config.fuses:
             fused = Path(tmp) / "fused.onnx"
             fusion = fuse(current, fused, model.config.num_attention_heads, model.config.hidden_size)
             current = fused
