@@ -253,3 +253,18 @@ def test_parity_counts_near_ties_apart(monkeypatch, tmp_path):
     assert report["near_ties"] == 1
     assert report["argmax_agreement"] == pytest.approx(2 / 3)
     assert report["argmax_agreement_with_ties"] == pytest.approx(2 / 4)
+
+
+def test_parity_samples_the_split_across_its_labels():
+    from zhcls.data.readers import Examples
+    from zhcls.export.exporter import parity_sample
+
+    # A split in file order, grouped by label as many data files are.
+    labels = ["neg"] * 600 + ["pos"] * 400
+    examples = Examples(texts=[f"t{i}" for i in range(1000)], labels=labels, lines=list(range(1000)), source="x")
+    texts, sampled = parity_sample(examples, 100)
+    assert len(texts) == 100 and 20 <= sampled.count("pos") <= 60
+    assert texts == sorted(texts, key=lambda text: int(text[1:]))  # split order kept
+    assert [examples.labels[int(text[1:])] for text in texts] == sampled
+    assert parity_sample(examples, 100) == (texts, sampled)  # the same sample every time
+    assert parity_sample(examples, 5000) == (examples.texts, examples.labels)

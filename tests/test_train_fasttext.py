@@ -52,6 +52,18 @@ def test_fasttext_probabilities_follow_the_data_labels_and_survive_a_reload(fitt
     assert (test_columns == np.array(gold)).mean() >= 0.6  # chance is 0.5
 
 
+def test_a_model_saved_without_its_tuned_settings_reports_those_its_file_keeps(fitted, tmp_path):
+    import shutil
+
+    from zhcls.train.fasttext import INFO_FILE, FastTextBaseline
+
+    _, output, metrics = fitted
+    older = shutil.copytree(output, tmp_path / "older")
+    (older / INFO_FILE).write_text(json.dumps({"labels": json.loads((output / INFO_FILE).read_text())["labels"]}))
+    expected = {name: value for name, value in metrics["hyperparameters"].items() if name != "lr"}
+    assert FastTextBaseline.load(older).hyperparameters == expected
+
+
 def test_baseline_command_trains_fasttext(run_cli, synthetic_csv, tmp_path):
     code, out, err = run_cli(
         *("baseline", "--kind", "fasttext", "--autotune-seconds", "3"),

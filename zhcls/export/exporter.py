@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import zhcls
-from zhcls.data import DataSpec, load_splits
+from zhcls.data import DataSpec, Examples, load_splits
 from zhcls.errors import UserError, require
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
 from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, write_web_layout
@@ -269,6 +269,13 @@ def _gate_fp32_variant(
         return _gate(config, model_dir, staged, data, manifest.labels, inputs, checked=view)
 
 
+def parity_sample(examples: Examples, size: int) -> tuple[list[str], list[str]]:
+    """Texts and labels of a seeded sample of `size` examples, in their split's order. Not the first rows:
+    splits keep the file's order, which is often grouped by label."""
+    rows = np.sort(np.random.default_rng(0).permutation(len(examples))[:size])
+    return [examples.texts[i] for i in rows], [examples.labels[i] for i in rows]
+
+
 def _gate(
     config: ExportConfig,
     model_dir: Path,
@@ -285,9 +292,9 @@ def _gate(
         raise UserError(f"{model_dir} records no data set to verify on: give --data, or --no-verify")
     splits = load_splits(data)
     dev = splits.dev if len(splits.dev) else splits.test
-    texts = dev.texts[: config.verify_size]
+    texts, dev_labels = parity_sample(dev, config.verify_size)
     index = {label: i for i, label in enumerate(labels)}
-    gold = [index.get(label, -1) for label in dev.labels[: config.verify_size]]
+    gold = [index.get(label, -1) for label in dev_labels]
     report = verify(model_dir, checked, texts, gold, inputs)
     precision = Manifest.read(checked).precision
     floor = config.min_agreement or AGREEMENT_FLOOR[precision]
