@@ -98,7 +98,7 @@ def test_an_autotune_that_outlives_its_time_is_killed_and_run_again(synthetic_cs
     hang_once = f"import pathlib, time\nif not pathlib.Path({str(marker)!r}).exists():\n"
     hang_once += f"    pathlib.Path({str(marker)!r}).touch(); time.sleep(600)\n"
     monkeypatch.setattr(module, "_AUTOTUNE_SCRIPT", hang_once + module._AUTOTUNE_SCRIPT)
-    monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: 15)
+    monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: 25)  # the real run needs a few
     splits = load_splits(DataSpec(str(synthetic_csv)))
     metrics = module.run_fasttext(splits, autotune_seconds=2)
     assert marker.exists() and metrics["autotune_attempts"] == 2
@@ -106,19 +106,19 @@ def test_an_autotune_that_outlives_its_time_is_killed_and_run_again(synthetic_cs
 
 
 @pytest.mark.parametrize(
-    ("child", "message"),
+    ("child", "limit", "message"),
     [
-        ("import time; time.sleep(600)", "fastText's autotune did not finish within 1 s, 3 times in a row"),
-        ("raise RuntimeError('Didn\\'t have enough time to train once')", "Didn't have enough time to train once"),
+        ("import time; time.sleep(600)", 1, "fastText's autotune did not finish within 1 s, 3 times in a row"),
+        ("raise RuntimeError('Didn\\'t have enough time to train once')", 60, "Didn't have enough time to train once"),
     ],
 )
 def test_an_autotune_that_never_finishes_or_fails_is_a_one_line_error(
-    run_cli, synthetic_csv, tmp_path, monkeypatch, child, message
+    run_cli, synthetic_csv, tmp_path, monkeypatch, child, limit, message
 ):
     from zhcls.train import fasttext as module
 
     monkeypatch.setattr(module, "_AUTOTUNE_SCRIPT", child)
-    monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: 1)
+    monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: limit)
     code, _, err = run_cli("baseline", "--kind", "fasttext", "--data", synthetic_csv, "--output", tmp_path / "ft")
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "ft").exists()
