@@ -67,3 +67,28 @@ def test_demo_from_a_checkpoint_fine_tunes_it_instead_of_pretraining(tmp_path):
     assert from_zero == list(STAGES)
     config = DemoConfig(output=tmp_path, data=DataSpec("x.csv"), teacher="bert-base-chinese")
     assert [stage.output.name for stage in stages(config)] == list(STAGES[STAGES.index("teacher") :])
+
+
+@pytest.mark.parametrize(("random_matrix", "warned"), [([[903, 0], [833, 0]], True), ([[700, 203], [150, 683]], False)])
+def test_a_teacher_that_answers_one_class_is_kept_with_a_warning(tmp_path, caplog, monkeypatch, random_matrix, warned):
+    import logging
+
+    from zhcls.data import DataSpec
+    from zhcls.demo import DemoConfig, stages
+
+    config = DemoConfig(output=tmp_path / "demo", data=DataSpec("reviews.csv"))
+    (keep,) = [stage for stage in stages(config) if stage.output == tmp_path / "demo" / "teacher"]
+    candidates = {"teacher-pretrained": [[903, 0], [833, 0]], "teacher-random": random_matrix}
+    for name, matrix in candidates.items():
+        (tmp_path / "demo" / name).mkdir(parents=True)
+        accuracy = (matrix[0][0] + matrix[1][1]) / 1736
+        metrics = {"steps": 74, "dev": {"accuracy": accuracy, "confusion_matrix": matrix}}
+        (tmp_path / "demo" / name / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    monkeypatch.setattr(logging.getLogger("zhcls"), "propagate", True)  # the CLI, run by other tests, turns it off
+    with caplog.at_level("INFO", logger="zhcls"):
+        keep.run()
+    kept = json.loads((keep.output / "metrics.json").read_text(encoding="utf-8"))
+    assert kept["dev"]["confusion_matrix"] == ([[903, 0], [833, 0]] if warned else random_matrix)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert bool(warnings) == warned
+    assert not warned or ("after 74 training steps" in warnings[0] and "--minutes" in warnings[0])

@@ -63,6 +63,11 @@ def _flags(output: Path) -> dict:
     return {"resume": resumable, "overwrite": not resumable}
 
 
+def predicts_one_class(scores: dict) -> bool:
+    """Whether a model's confusion matrix (rows: gold, columns: predicted) has a single predicted class."""
+    return sum(any(column) for column in zip(*scores["confusion_matrix"], strict=True)) <= 1
+
+
 def stages(config: DemoConfig) -> list[Stage]:
     """The demo's stages in order, each a closure over its inputs and output directory."""
     from zhcls.train.loop import UNTIL_BUDGET_EPOCHS, LoopSettings
@@ -117,9 +122,17 @@ def stages(config: DemoConfig) -> list[Stage]:
         from zhcls.train.rundir import replace_dir
 
         candidates = [paths["teacher-pretrained"], paths["teacher-random"]]
-        dev = {c: json.loads((c / "metrics.json").read_text(encoding="utf-8"))["dev"]["accuracy"] for c in candidates}
+        metrics = {c: json.loads((c / "metrics.json").read_text(encoding="utf-8")) for c in candidates}
+        dev = {c: metrics[c]["dev"]["accuracy"] for c in candidates}
         best = max(candidates, key=lambda c: dev[c])  # ties go to the pretrained encoder
         log.info("teacher: %s (dev accuracy %s)", best.name, ", ".join(f"{c.name} {v:.4f}" for c, v in dev.items()))
+        if predicts_one_class(metrics[best]["dev"]):
+            log.warning(
+                "the teacher answers one class for every dev text after %d training steps: its minutes bought too "
+                "few steps (a busy machine gets fewer); remove %s and run the demo again with a larger --minutes",
+                metrics[best]["steps"],
+                out,
+            )
         staged = paths["teacher"].with_name(".teacher.partial")
         shutil.rmtree(staged, ignore_errors=True)
         shutil.copytree(best, staged)
