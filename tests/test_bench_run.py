@@ -161,3 +161,23 @@ def test_a_compiled_contender_falls_back_to_eager_when_the_compiler_fails(
         assert details["compiled"] == "torch.compile(dynamic=True)"
     else:
         assert details["compiled"] == "no, eager: inductor: no working C compiler"
+
+
+def test_bucketed_batches_meet_every_shape_at_load_and_keep_the_logits(trained_classifier):
+    from zhcls.bench.contenders import _torch_runner
+    from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
+
+    model, tokenizer = load_classifier(trained_classifier), load_tokenizer(trained_classifier)
+    shapes = []
+    model.register_forward_pre_hook(
+        lambda _, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    inputs = InputSettings(max_length=80)
+    predict_logits = _torch_runner(model, tokenizer, inputs, "cpu", multiple_of=32)
+
+    assert sorted(set(shapes)) == [(1, 32), (1, 64), (1, 80), (32, 32), (32, 64), (32, 80)]
+    texts = ["这家酒店很好", "太差了，再也不来", "房间干净" * 10]
+    expected = classify_logits(model, tokenizer, texts, inputs=inputs)
+    shapes.clear()
+    assert predict_logits(texts) == pytest.approx(expected, abs=1e-5)
+    assert shapes == [(3, 64)]  # the longest text has 42 tokens

@@ -172,3 +172,20 @@ def test_predict_reads_stdin(exported_classifier):
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 and all(len(line["top_k"]) == 2 for line in lines)
+
+
+def test_tensorrt_gets_one_profile_covering_every_shape_the_classifier_sends(exported_classifier):
+    from zhcls.runtime.classifier import session_providers
+    from zhcls.runtime.manifest import Manifest
+
+    manifest = Manifest.read(exported_classifier)
+    every = {"TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"}
+    (name, options), *rest = session_providers("tensorrt", every, manifest, batch_size=16)
+
+    assert name == "TensorrtExecutionProvider" and rest == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    width = manifest.max_length
+    expected = {"min": "1x1", "opt": f"1x{width}", "max": f"16x{width}"}
+    for bound, shape in expected.items():
+        assert options[f"trt_profile_{bound}_shapes"] == ",".join(f"{i}:{shape}" for i in manifest.input_names)
+    # without TensorRT in this onnxruntime, the plain list of what is there
+    assert session_providers("tensorrt", {"CPUExecutionProvider"}, manifest, 16) == ["CPUExecutionProvider"]

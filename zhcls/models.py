@@ -203,11 +203,14 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], inputs: InputSettings) ->
     ]
 
 
-def pad_batch(tokenizer: Any, encoded: Sequence[list[int]]) -> dict:
-    """input_ids and attention_mask tensors, padded to the longest row (the collator training uses)."""
+def pad_batch(tokenizer: Any, encoded: Sequence[list[int]], length: int | None = None) -> dict:
+    """input_ids and attention_mask tensors, padded to the longest row (the collator training uses) or to
+    `length` when given."""
     from transformers import DataCollatorWithPadding
 
-    return dict(DataCollatorWithPadding(tokenizer, return_tensors="pt")([{"input_ids": ids} for ids in encoded]))
+    padding = {"padding": "max_length", "max_length": length} if length else {}
+    collate = DataCollatorWithPadding(tokenizer, return_tensors="pt", **padding)
+    return dict(collate([{"input_ids": ids} for ids in encoded]))
 
 
 def classify_logits(
