@@ -92,3 +92,30 @@ def test_a_teacher_that_answers_one_class_is_kept_with_a_warning(tmp_path, caplo
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert bool(warnings) == warned
     assert not warned or ("after 74 training steps" in warnings[0] and "--minutes" in warnings[0])
+
+
+@pytest.mark.parametrize("teacher", [None, "bert-base-chinese"])
+def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, monkeypatch, teacher):
+    import zhcls.distill.run
+    import zhcls.train.finetune
+    from zhcls.data import DataSpec
+    from zhcls.demo import DemoConfig, stages
+
+    floors = {}
+
+    def record(config, **_):
+        floors[config.output.name] = (config.loop.minutes, config.loop.min_steps)
+
+    monkeypatch.setattr(zhcls.train.finetune, "train_classifier", record)
+    monkeypatch.setattr(zhcls.distill.run, "distill", record)
+    config = DemoConfig(output=tmp_path, data=DataSpec("reviews.csv"), minutes=10, teacher=teacher)
+    for stage in stages(config):
+        if stage.output.name in ("teacher-pretrained", "teacher-random", "student") or (
+            teacher and stage.output.name == "teacher"
+        ):
+            stage.run()
+
+    if teacher:  # a checkpoint's speed is unknown: its budget alone ends its fine-tuning
+        assert floors == {"teacher": (4.5, 0), "student": (3.5, 420)}
+    else:
+        assert floors == {"teacher-pretrained": (2.0, 120), "teacher-random": (2.0, 120), "student": (2.5, 300)}

@@ -64,6 +64,27 @@ def test_schedule_warms_up_decays_and_ends_at_zero_on_either_clock():
     assert not by_steps.out_of_time(LoopState(train_seconds=1e9))
 
 
+def test_a_step_floor_outlasts_a_spent_budget_and_leaves_a_fast_run_on_the_clock():
+    floored = LinearSchedule(0.1, total_steps=10_000, minutes=1.0, min_steps=100)
+    slow = LoopState(step=50, train_seconds=60)  # the budget is spent at half the floor
+    assert not floored.out_of_time(slow) and floored.progress(slow) == pytest.approx(0.5)
+    assert floored.out_of_time(LoopState(step=100, train_seconds=120))
+    assert floored.factor(LoopState(step=100, train_seconds=120)) == 0.0
+    fast = LoopState(step=150, train_seconds=30)  # past the floor at half the budget: the clock rules
+    assert floored.progress(fast) == pytest.approx(0.5) and not floored.out_of_time(fast)
+    assert floored.out_of_time(LoopState(step=300, train_seconds=60))
+
+
+def test_a_floor_of_steps_keeps_a_run_going_past_its_minutes(run_cli, tmp_path, corpus_file, tokenizer_dir):
+    output = tmp_path / "mlm"
+    flags = ("--minutes", "0.00001", "--min-steps", "12", "--heldout-fraction", "0.2")
+    code, _, err = _pretrain(run_cli, corpus_file, tokenizer_dir, output, *flags)
+    assert code == 0, err
+    metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["steps"] == 12
+    assert "1e-05-minute budget is spent at step 1; going on to step 12" in err
+
+
 def test_a_time_budget_stops_a_tiny_run_at_lr_zero(run_cli, tmp_path, corpus_file, tokenizer_dir):
     output = tmp_path / "mlm"
     code, out, err = _pretrain(

@@ -216,6 +216,7 @@ LOOP_FLAGS = (
     "patience",
     "precision",
     "minutes",
+    "min_steps",
 )
 
 
@@ -248,6 +249,12 @@ def loop_options(lr: float):
             default=None,
             type=float,
             help="Budget of training time: the run stops there, its learning rate decayed to zero by then.",
+        ),
+        click.option(
+            "--min-steps",
+            default=0,
+            type=int,
+            help="With --minutes: steps the run makes even when its budget is spent before them (a busy machine).",
         ),
         click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output or interrupted run."),

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # Shares of the budget for the stages whose length it sets (the others take what they need).
 FROM_ZERO_SHARES = {"pretrain": 0.25, "teacher": 0.2, "student": 0.25}
 FROM_CHECKPOINT_SHARES = {"teacher": 0.45, "student": 0.35}
+# Steps per budget minute that a stage makes at least, for the shapes measured: about 70% of what an idle
+# 2-core CPU made (a `mini` teacher 251-268 steps in 3 minutes, a 2x128 student 694 in 3.75). A busy machine
+# makes fewer, and its stages then run past their minutes to this floor: a run beside the test suite, 5×
+# slower, stopped on time with every network at chance.
+MIN_STEPS_PER_MINUTE = {"mini": 60, "2x128": 120}
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ class Stage:
 def _budget(config: DemoConfig, stage: str) -> float:
     shares = FROM_CHECKPOINT_SHARES if config.teacher else FROM_ZERO_SHARES
     return max(config.minutes * shares[stage], 0.1)
+
+
+def _min_steps(shape: str, minutes: float) -> int:
+    return int(MIN_STEPS_PER_MINUTE.get(shape, 0) * minutes)
 
 
 def _flags(output: Path) -> dict:
@@ -112,7 +121,9 @@ def stages(config: DemoConfig) -> list[Stage]:
         def run() -> None:
             from zhcls.train.finetune import TrainConfig, train_classifier
 
-            settings = replace(loop, lr=lr, minutes=_budget(config, "teacher"))
+            minutes = _budget(config, "teacher")
+            shape = "" if config.teacher else config.teacher_preset  # a checkpoint's speed is unknown: no floor
+            settings = replace(loop, lr=lr, minutes=minutes, min_steps=_min_steps(shape, minutes))
             train_config = TrainConfig(output=output, data=data, max_length=config.max_length, loop=settings, **init)
             train_classifier(train_config, **_flags(output))
 
@@ -142,7 +153,8 @@ def stages(config: DemoConfig) -> list[Stage]:
         from zhcls.distill.run import DistillConfig, LossWeights, distill
 
         weights = LossWeights(soft=1.0, temperature=2.0, embedding=1.0, hidden=1.0)
-        settings = replace(loop, lr=1e-3, minutes=_budget(config, "student"))
+        minutes = _budget(config, "student")
+        settings = replace(loop, lr=1e-3, minutes=minutes, min_steps=_min_steps(config.student, minutes))
         distill(
             DistillConfig(
                 teacher=str(paths["teacher"]),

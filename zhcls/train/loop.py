@@ -51,6 +51,7 @@ class LoopSettings:
     precision: str = "auto"
     log_every: int = 20
     minutes: float | None = None  # a budget of training-step time; warmup and decay are tied to it
+    min_steps: int = 0  # with `minutes`: steps the run makes even when its budget is spent before them
 
     def __post_init__(self) -> None:
         checks = [
@@ -64,6 +65,7 @@ class LoopSettings:
             (self.patience >= 0, "--patience must be 0 (no early stopping) or more"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.minutes is None or self.minutes > 0, "--minutes must be positive"),
+            (self.min_steps >= 0, "--min-steps must be 0 or more"),
         ]
         for ok, message in checks:
             if not ok:
@@ -190,17 +192,22 @@ def _trim_log(path: Path, step: int) -> None:
 
 @dataclass(frozen=True)
 class LinearSchedule:
-    """Linear warmup then linear decay to zero, over steps or over a time budget, whichever runs out first."""
+    """Linear warmup then linear decay to zero, over steps or over a time budget, whichever runs out first;
+    a time budget lasts at least `min_steps` steps."""
 
     warmup_ratio: float
     total_steps: int
     minutes: float | None = None
+    min_steps: int = 0
 
     def progress(self, state: LoopState) -> float:
         """How far the run is, from 0 to 1."""
         done = state.step / max(self.total_steps, 1)
         if self.minutes:
-            done = max(done, state.train_seconds / (60 * self.minutes))
+            by_budget = state.train_seconds / (60 * self.minutes)
+            if self.min_steps:
+                by_budget = min(by_budget, state.step / self.min_steps)
+            done = max(done, by_budget)
         return min(done, 1.0)
 
     def factor(self, state: LoopState) -> float:
@@ -211,8 +218,8 @@ class LinearSchedule:
         return max(0.0, (1 - done) / (1 - self.warmup_ratio))
 
     def out_of_time(self, state: LoopState) -> bool:
-        """Whether a time budget is set and spent."""
-        return bool(self.minutes) and state.train_seconds >= 60 * self.minutes
+        """Whether a time budget is set and spent, its step floor included."""
+        return bool(self.minutes) and state.train_seconds >= 60 * self.minutes and state.step >= self.min_steps
 
 
 @dataclass
@@ -256,7 +263,8 @@ def fit(
     total_steps = steps_per_epoch * settings.epochs
     optimizer = torch.optim.AdamW(decay_groups(model, settings.weight_decay), lr=settings.lr)
     state = LoopState()
-    schedule = LinearSchedule(settings.warmup_ratio, total_steps, settings.minutes)
+    schedule = LinearSchedule(settings.warmup_ratio, total_steps, settings.minutes, settings.min_steps)
+    past_budget = False
     # The closure reads `state` when called, so it follows the state a resumed run loads below.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: schedule.factor(state))
     # The scheduler stays unprepared: accelerate would step it once per process.
@@ -313,6 +321,17 @@ def fit(
             window_examples += len(global_batch)
             bar.update(1)
             out_of_time = schedule.out_of_time(state)
+            if settings.min_steps and not past_budget and state.train_seconds >= 60 * (settings.minutes or 0):
+                past_budget = True
+                if main and state.step < settings.min_steps:
+                    log.warning(
+                        "%s: the %g-minute budget is spent at step %d; going on to step %d (a busy machine makes "
+                        "fewer steps a minute, and too few leave a model at chance)",
+                        desc,
+                        settings.minutes,
+                        state.step,
+                        settings.min_steps,
+                    )
             if state.step % settings.log_every == 0 or index + 1 == len(batches) or out_of_time:
                 elapsed = time.perf_counter() - window_start
                 steps_in_window = state.step % settings.log_every or settings.log_every
