@@ -189,3 +189,25 @@ def test_tensorrt_gets_one_profile_covering_every_shape_the_classifier_sends(exp
         assert options[f"trt_profile_{bound}_shapes"] == ",".join(f"{i}:{shape}" for i in manifest.input_names)
     # without TensorRT in this onnxruntime, the plain list of what is there
     assert session_providers("tensorrt", {"CPUExecutionProvider"}, manifest, 16) == ["CPUExecutionProvider"]
+
+
+def test_gpu_calls_are_padded_to_length_buckets_without_changing_a_score(exported_fp32):
+    plain = Classifier.load(exported_fp32, threads=1)
+    bucketed = Classifier.load(exported_fp32, threads=1)
+    bucketed.length_multiple = 32  # what a cuda or tensorrt classifier gets
+    widths = []
+    session = bucketed._session
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(session, name)
+
+        def run(self, outputs, feed):
+            widths.append(feed["input_ids"].shape[1])
+            return session.run(outputs, feed)
+
+    bucketed._session = Recording()
+    texts = ["好", "房间很干净，服务也好", "差" * 40, "贵" * 500]
+    assert bucketed.predict_logits(texts) == pytest.approx(plain.predict_logits(texts), abs=1e-4)
+    assert all(width % 32 == 0 or width == bucketed.max_length for width in widths)
+    assert max(widths) == bucketed.max_length and min(widths) == 32

@@ -132,20 +132,24 @@ def _load_onnx(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
     # No busy-waiting workers: several sessions take turns on the same cores during interleaved timing.
     classifier = Classifier.load(spec.target, device=device, threads=threads, spin=False)
     manifest = classifier.manifest
+    if classifier.length_multiple:
+        meet_every_shape(classifier.predict_logits, classifier.max_length, classifier.length_multiple)
     return LoadedContender(
         labels=classifier.labels,
         predict_logits=classifier.predict_logits,
         size_bytes=_files_size(Path(spec.target), ("*.onnx", "*.onnx.data", "*.onnx_data")),
         source_sha256=manifest.source_model_sha256,
         precision=manifest.precision,
-        details={"quantization": manifest.quantization, "fusion": bool(manifest.fusion), "device": device},
+        details={
+            "quantization": manifest.quantization,
+            "fusion": bool(manifest.fusion),
+            "device": device,
+            **_length_buckets(device),
+        },
     )
 
 
-# On a GPU a call at a sequence length the process has not met yet is slow (the first H100 run's batch-1 p90 was
-# 15-20× its median over real texts, one repeated length stayed within 1.3×): GPU batches are padded to a few
-# length buckets, each met once while loading.
-GPU_LENGTH_MULTIPLE = 32
+# The batch sizes timed: a GPU contender meets each of its length buckets at both while loading.
 GPU_BATCH_SIZES = (1, 32)
 
 
@@ -156,6 +160,7 @@ def _torch_runner(
     import torch
 
     from zhcls.models import encode_texts, pad_batch
+    from zhcls.runtime.batching import GPU_LENGTH_MULTIPLE, bucket_width
 
     multiple_of = multiple_of or (GPU_LENGTH_MULTIPLE if device == "cuda" else None)
 
@@ -164,9 +169,7 @@ def _torch_runner(
 
     def predict_logits(texts: list[str]) -> np.ndarray:
         encoded = encode_texts(tokenizer, texts, inputs)
-        longest = max(len(ids) for ids in encoded)
-        bucket = min(-(-longest // multiple_of) * multiple_of, inputs.max_length) if multiple_of else None
-        batch = pad_batch(tokenizer, encoded, bucket)
+        batch = pad_batch(tokenizer, encoded, bucket_width(max(map(len, encoded)), multiple_of, inputs.max_length))
         batch = {k: v.to(device) for k, v in batch.items()}
         with torch.inference_mode(), precision():
             logits = model(**batch).logits
@@ -178,7 +181,9 @@ def _torch_runner(
 
 
 def _length_buckets(device: str) -> dict:
-    return {"padded_to_multiple_of": GPU_LENGTH_MULTIPLE} if device == "cuda" else {}
+    from zhcls.runtime.batching import GPU_LENGTH_MULTIPLE
+
+    return {"padded_to_multiple_of": GPU_LENGTH_MULTIPLE} if device != "cpu" else {}
 
 
 def meet_every_shape(

@@ -8,6 +8,18 @@ from collections.abc import Sequence
 # 8 to 128 tokens all ran 3.4-4.0× faster than one padded call for a 2×128 and a 2×256 student, 32-64 the
 # fastest by a little (benchmarks/results/runtime.md); the cost per call in tokens is larger for smaller models.
 CALL_OVERHEAD_TOKENS = 64
+# On a GPU a call at a sequence length the process has not met yet is slow (the first H100 run's batch-1 p90 was
+# 15-20× its median over real texts, one repeated length stayed within 1.3×): GPU calls are padded to a few
+# length buckets.
+GPU_LENGTH_MULTIPLE = 32
+
+
+def bucket_width(longest: int, multiple: int | None, cap: int) -> int:
+    """The padded width of a call whose longest row is `longest`: rounded up to a multiple of `multiple` (None:
+    not rounded), at most `cap`."""
+    if not multiple:
+        return longest
+    return min(-(-longest // multiple) * multiple, max(cap, longest))
 
 
 def length_batches(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS, length_batches
+from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS, GPU_LENGTH_MULTIPLE, bucket_width, length_batches
 from zhcls.runtime.cpu import has_vnni
 from zhcls.runtime.manifest import Manifest, ManifestError
 from zhcls.runtime.truncation import check_truncation, clip_text, cut_ids
@@ -79,7 +79,16 @@ def session_providers(device: str, available: set[str], manifest: Manifest, batc
 class Classifier:
     """A text classifier exported by `zhcls export`; safe to share between threads."""
 
-    def __init__(self, folder: Path, manifest: Manifest, session, tokenizer, truncation: str, batch_size: int):
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        session,
+        tokenizer,
+        truncation: str,
+        batch_size: int,
+        length_multiple: int | None = None,
+    ):
         self.folder = folder
         self.manifest = manifest
         self.labels = list(manifest.labels)
@@ -88,6 +97,8 @@ class Classifier:
         self.batch_size = batch_size
         # Padded tokens that one more model call is worth when a batch is split by length (see batching.py).
         self.call_overhead_tokens = CALL_OVERHEAD_TOKENS
+        # Calls padded to a multiple of this many tokens (GPU providers: a few shapes instead of every length).
+        self.length_multiple = length_multiple
         self._session = session
         self._tokenizer = tokenizer
         self._inputs = [i.name for i in session.get_inputs()]
@@ -154,7 +165,8 @@ class Classifier:
             raise ManifestError(f"{folder / manifest.tokenizer_file}: cannot load the tokenizer ({exc})") from None
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        return cls(folder, manifest, session, tokenizer, truncation, batch_size)
+        length_multiple = GPU_LENGTH_MULTIPLE if device != "cpu" else None
+        return cls(folder, manifest, session, tokenizer, truncation, batch_size, length_multiple)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with [CLS]/[SEP], cut to max_length by the truncation policy."""
@@ -171,7 +183,7 @@ class Classifier:
         return out
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
-        width = max(len(ids) for ids in batch)
+        width = bucket_width(max(len(ids) for ids in batch), self.length_multiple, self.max_length)
         input_ids = np.full((len(batch), width), self._pad, dtype=np.int64)
         attention = np.zeros((len(batch), width), dtype=np.int64)
         for row, ids in enumerate(batch):
