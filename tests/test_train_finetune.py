@@ -86,6 +86,10 @@ def test_bad_model_and_flag_combinations(run_cli, tmp_path, synthetic_csv, token
         "train", "--model", "x", "--data", synthetic_csv, "--output", tmp_path / "o", "--epochs", "0"
     )
     assert code == 2 and "--epochs must be at least 1" in err
+    code, _, err = run_cli(
+        "train", "--model", "x", "--data", synthetic_csv, "--output", tmp_path / "o", "--min-steps", "5"
+    )
+    assert code == 2 and "--min-steps needs --minutes" in err
 
 
 def test_epoch_batches_are_a_pure_function_of_seed_and_epoch():

@@ -66,6 +66,7 @@ class LoopSettings:
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.minutes is None or self.minutes > 0, "--minutes must be positive"),
             (self.min_steps >= 0, "--min-steps must be 0 or more"),
+            (not self.min_steps or self.minutes, "--min-steps needs --minutes (it is a floor under a time budget)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -321,7 +322,7 @@ def fit(
             window_examples += len(global_batch)
             bar.update(1)
             out_of_time = schedule.out_of_time(state)
-            if settings.min_steps and not past_budget and state.train_seconds >= 60 * (settings.minutes or 0):
+            if settings.min_steps and not past_budget and state.train_seconds >= 60 * settings.minutes:
                 past_budget = True
                 if main and state.step < settings.min_steps:
                     log.warning(
