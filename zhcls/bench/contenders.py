@@ -160,9 +160,9 @@ def _torch_runner(
     import torch
 
     from zhcls.models import encode_texts, pad_batch
-    from zhcls.runtime.batching import GPU_LENGTH_MULTIPLE, bucket_width
+    from zhcls.runtime.batching import bucket_width, gpu_length_multiple
 
-    multiple_of = multiple_of or (GPU_LENGTH_MULTIPLE if device == "cuda" else None)
+    multiple_of = multiple_of or gpu_length_multiple(device)
 
     def precision():
         return torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else contextlib.nullcontext()
@@ -181,9 +181,10 @@ def _torch_runner(
 
 
 def _length_buckets(device: str) -> dict:
-    from zhcls.runtime.batching import GPU_LENGTH_MULTIPLE
+    from zhcls.runtime.batching import gpu_length_multiple
 
-    return {"padded_to_multiple_of": GPU_LENGTH_MULTIPLE} if device != "cpu" else {}
+    multiple = gpu_length_multiple(device)
+    return {"padded_to_multiple_of": multiple} if multiple else {}
 
 
 def meet_every_shape(

@@ -14,6 +14,11 @@ CALL_OVERHEAD_TOKENS = 64
 GPU_LENGTH_MULTIPLE = 32
 
 
+def gpu_length_multiple(device: str) -> int | None:
+    """The length bucket of a device's calls: GPU_LENGTH_MULTIPLE on a GPU, None (no buckets) on the CPU."""
+    return GPU_LENGTH_MULTIPLE if device != "cpu" else None
+
+
 def bucket_width(longest: int, multiple: int | None, cap: int) -> int:
     """The padded width of a call whose longest row is `longest`: rounded up to a multiple of `multiple` (None:
     not rounded), at most `cap`."""

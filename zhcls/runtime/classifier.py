@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS, GPU_LENGTH_MULTIPLE, bucket_width, length_batches
+from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS, bucket_width, gpu_length_multiple, length_batches
 from zhcls.runtime.cpu import has_vnni
 from zhcls.runtime.manifest import Manifest, ManifestError
 from zhcls.runtime.truncation import check_truncation, clip_text, cut_ids
@@ -165,8 +165,7 @@ class Classifier:
             raise ManifestError(f"{folder / manifest.tokenizer_file}: cannot load the tokenizer ({exc})") from None
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        length_multiple = GPU_LENGTH_MULTIPLE if device != "cpu" else None
-        return cls(folder, manifest, session, tokenizer, truncation, batch_size, length_multiple)
+        return cls(folder, manifest, session, tokenizer, truncation, batch_size, gpu_length_multiple(device))
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with [CLS]/[SEP], cut to max_length by the truncation policy."""
