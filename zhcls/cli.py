@@ -323,11 +323,18 @@ def train(**kwargs) -> None:
 @click.option("--wwm/--no-wwm", default=True, help="Mask whole jieba words, or single characters.")
 @click.option("--mask-rate", default=0.15, type=float, help="Share of words (characters with --no-wwm) masked.")
 @click.option("--heldout-fraction", default=0.02, type=float, help="Share of packed blocks held out for evaluation.")
+@click.option(
+    "--pack-only",
+    is_flag=True,
+    help="Pack the corpus into the run's work area and stop; the same command with --resume trains on it "
+    "(pack on any CPU, train on a GPU).",
+)
 @loop_options(lr=1e-3)
 def pretrain(**kwargs) -> None:
     """Pretrain a masked-language model on unlabeled Chinese text (from zero or from a checkpoint).
 
-    With --minutes and no --epochs, the time budget alone ends the run.
+    With --minutes and no --epochs, the time budget alone ends the run. --resume continues an interrupted
+    run, or one that --pack-only prepared.
     """
     from zhcls.errors import require
 
@@ -345,11 +352,11 @@ def pretrain(**kwargs) -> None:
     for name in LOOP_FLAGS:
         kwargs.pop(name, None)
     masking = MaskingSettings(rate=kwargs.pop("mask_rate"), whole_word=kwargs.pop("wwm"))
-    resume, overwrite = kwargs.pop("resume"), kwargs.pop("overwrite")
+    resume, overwrite, pack_only = kwargs.pop("resume"), kwargs.pop("overwrite"), kwargs.pop("pack_only")
     config = PretrainConfig(
         corpora=kwargs.pop("corpora"), exclude=kwargs.pop("exclude"), masking=masking, loop=loop, **kwargs
     )
-    metrics = pretrain(config, resume=resume, overwrite=overwrite)
+    metrics = pretrain(config, resume=resume, overwrite=overwrite, pack_only=pack_only)
     if metrics:
         metric = metrics["best_metric"]
         click.echo(

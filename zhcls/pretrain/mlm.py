@@ -139,8 +139,12 @@ def load_blocks(config: PretrainConfig, tokenizer: Any, cache: Path) -> tuple[Bl
     return blocks, record
 
 
-def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = False) -> dict:
-    """Pretrain, keep the checkpoint with the best held-out masked accuracy, publish the model directory."""
+def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = False, pack_only: bool = False) -> dict:
+    """Pretrain, keep the checkpoint with the best held-out masked accuracy, publish the model directory.
+
+    With `pack_only`, stop once the corpus is packed into the work area: packing is CPU work (jieba) that a
+    rented GPU would sit idle through, so it can be done beforehand anywhere and the run resumed there.
+    """
     from accelerate import PartialState
     from accelerate.utils import set_seed
 
@@ -148,7 +152,7 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
     from zhcls.train.finetune import machine_info
 
     run = RunDir(config.output)
-    run.check(resume=resume, overwrite=overwrite)
+    run.check(resume=resume, overwrite=overwrite, work_area_resumes=True)  # a packed corpus resumes too
     tokenizer = load_tokenizer(config.tokenizer or config.model)
     if tokenizer.mask_token_id is None:
         raise UserError(f"tokenizer '{config.tokenizer or config.model}' has no [MASK] token")
@@ -161,6 +165,9 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
     state.wait_for_everyone()
     if not state.is_main_process:
         blocks, corpus_stats = load_blocks(config, tokenizer, cache)
+    if pack_only:
+        log.info("packed %d blocks into %s; train on them with the same command and --resume", len(blocks), cache)
+        return {}
 
     heldout_count = max(1, int(len(blocks) * config.heldout_fraction)) if len(blocks) > 1 else 0
     split_rng = np.random.default_rng([config.loop.seed, 1])
@@ -214,7 +221,7 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
         save_best=save_best,
         settings=config.loop,
         run=run,
-        resume=resume,
+        resume=resume and run.resumable,
         desc="pretrain",
     )
     if not result.is_main_process:
