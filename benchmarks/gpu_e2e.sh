@@ -15,12 +15,13 @@
 #   DATASETS="chnsenticorp"   the data sets to fine-tune, distill and bench (default: both)
 #   GENERAL_TEACHERS=0        skip the teachers from the general encoder (the report's comparison rows)
 #   GPU_BENCH=0               stop after the teachers (no GPU student, export or bench)
-#   PACK_ONLY=1               build the vocabulary and pack both pretraining corpora, then stop: CPU work (about
-#                             2.5 minutes on 2 cores) that any machine can do beforehand; copy runs/pretrained to
+#   PACK_ONLY=1               build the vocabulary and pack both pretraining corpora, then stop: CPU work (2 min 15 s
+#                             on 2 cores here) that any machine can do beforehand; copy runs/pretrained to
 #                             the GPU machine and the run there starts training at once (it resumes the packed runs)
-# e.g. DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 pretrains and fine-tunes the ChnSentiCorp teacher
-# (its pretraining budgets, 6.5 minutes, and that run's 0.6-minute fine-tuning, plus corpus preparation), for
-# distillation on a CPU afterwards (benchmarks/distill.py).
+#   PRETRAIN_MINUTES, REVIEW_MINUTES  the two pretraining budgets (default 3.5 and 3)
+# e.g. PACK_ONLY=1 on a CPU, then DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 PRETRAIN_MINUTES=3
+# REVIEW_MINUTES=3.5 on the GPU pretrains and fine-tunes the ChnSentiCorp teacher for distillation on a CPU
+# afterwards (benchmarks/distill.py): 8 min 14 s on one H200 (benchmarks/results/gpu_e2e-chnsenticorp-h200.log).
 #
 # The TF-IDF baselines, distillation and CPU reports run on any machine afterwards (benchmarks/*.py).
 set -euo pipefail
