@@ -214,9 +214,15 @@ def _machine(metrics: dict) -> str:
 
 
 def write_report(
-    all_results: dict, work: Path, teachers: Path, augment_mlm: str | None, unlabeled: dict, more_unlabeled: dict
+    all_results: dict,
+    work: Path,
+    teachers: Path,
+    augment_mlm: str | None,
+    unlabeled: dict,
+    more_unlabeled: dict,
+    report_name: str = "distill",
 ) -> None:
-    """benchmarks/results/distill.md and .json."""
+    """benchmarks/results/NAME.md and .json."""
     lines = [
         "# Distillation: what each part buys",
         "",
@@ -279,7 +285,7 @@ def write_report(
     if not augment_mlm:
         lines += ["", "Augmentation is not in this table: it needs `--augment-mlm DIR` (the pretraining checkpoint)."]
     lines += ["", *(f"Machine, {text}." for text in sorted(machines))]
-    write_results("distill", lines, all_results)
+    write_results(report_name, lines, all_results)
 
 
 def main() -> None:
@@ -306,6 +312,9 @@ def main() -> None:
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--no-report", action="store_true", help="train only")
     stage.add_argument("--report-only", action="store_true", help="report the finished runs, train nothing")
+    parser.add_argument(
+        "--name", default="distill", help="report name under benchmarks/results (a narrowed run keeps the full one)"
+    )
     args = parser.parse_args()
     unlabeled, more = dict(item.split("=", 1) for item in args.unlabeled), {}
     if "chnsenticorp" in args.datasets and not args.no_unlabeled:
@@ -321,7 +330,7 @@ def main() -> None:
         for name in args.datasets
     }
     if not args.no_report:
-        write_report(results, args.work, args.teachers, args.augment_mlm, unlabeled, more)
+        write_report(results, args.work, args.teachers, args.augment_mlm, unlabeled, more, args.name)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,10 @@ def test_a_packed_corpus_trains_later_without_reading_the_text_again(
         raise AssertionError("the corpus was read again")
 
     monkeypatch.setattr(mlm, "read_corpus", no_reading)
+    code, _, err = _pretrain(
+        run_cli, corpus_file, tokenizer_dir, output, "--epochs", "1", "--resume", "--max-length", "64"
+    )
+    assert code == 2 and "32-token blocks" in err and "--overwrite" in err  # packed for another shape
     code, _, err = _pretrain(run_cli, corpus_file, tokenizer_dir, output, "--epochs", "1", "--resume")
     assert code == 0, err
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))

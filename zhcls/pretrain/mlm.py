@@ -121,7 +121,15 @@ def load_blocks(config: PretrainConfig, tokenizer: Any, cache: Path) -> tuple[Bl
     if cache.exists():
         saved = np.load(cache)
         stats = json.loads(str(saved["stats"]))
-        return Blocks(saved["input_ids"], saved["word_ids"]), stats
+        blocks = Blocks(saved["input_ids"], saved["word_ids"])
+        # A packed corpus travels between machines (--pack-only): refuse one made for another run's shape.
+        length, top_id = blocks.input_ids.shape[1], int(blocks.input_ids.max(initial=0))
+        if length != config.max_length or top_id >= len(tokenizer):
+            raise UserError(
+                f"{cache} holds {length}-token blocks with ids up to {top_id}, not {config.max_length}-token blocks "
+                f"of this {len(tokenizer)}-token vocabulary: pass --overwrite to pack the corpus again"
+            )
+        return blocks, stats
     stats = CorpusStats()
     texts = read_corpus(config.corpora, config.exclude, stats)
     blocks = pack_blocks(texts, tokenizer, config.max_length, config.masking.whole_word)
