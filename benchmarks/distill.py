@@ -185,16 +185,19 @@ def run_dataset(
     more_unlabeled: str | None = None,
     train: bool = True,
     only: set[str] | None = None,
+    teacher_name: str = "teacher",
 ) -> dict:
     """Every variant on one data set, or those whose folder is in `only` (with `train=False`, none); returns the
-    metrics of the finished ones."""
-    teacher = teachers / name / "teacher"
+    metrics of the finished ones. A teacher other than NAME/teacher gets its students in a folder of its name."""
+    teacher = teachers / name / teacher_name
     if not (teacher / "metrics.json").exists():
         raise SystemExit(f"no teacher at {teacher}: run benchmarks/gpu_e2e.sh or benchmarks/foundation.py first")
     results = {}
     runs = variants(name, teacher, augment_mlm, unlabeled, tfidf_baseline(work, name), more_unlabeled)
     for index, (label, args) in enumerate(runs.items()):
         output = work / "distill" / name / FOLDERS.get(label, f"v{index}")
+        if teacher_name != "teacher":
+            output = output.parent / teacher_name / output.name
         if train and (only is None or output.name in only):  # a variant's own flags come last: they override COMMON's
             results[label] = produce(output, args[0], "--data", name, *COMMON, *args[1:])
         elif (output / "metrics.json").exists():
@@ -232,6 +235,7 @@ def write_report(
     unlabeled: dict,
     more_unlabeled: dict,
     report_name: str = "distill",
+    teacher_name: str = "teacher",
 ) -> None:
     """benchmarks/results/NAME.md and .json."""
     lines = [
@@ -271,7 +275,7 @@ def write_report(
     ]
     machines, missing, gpu_students = set(), [], False
     for name, results in all_results.items():
-        teacher_dir = teachers / name / "teacher"
+        teacher_dir = teachers / name / teacher_name
         teacher = json.loads((teacher_dir / "metrics.json").read_text(encoding="utf-8"))
         acc, params = teacher["test"]["accuracy"], teacher["parameters"]
         config = json.loads((teacher_dir / "config.json").read_text(encoding="utf-8"))
@@ -309,6 +313,11 @@ def main() -> None:
         default=ROOT / "runs" / "pretrained",
         help="folder with NAME/teacher per data set (gpu_e2e.sh's, or runs/foundation for the from-zero ones)",
     )
+    parser.add_argument(
+        "--teacher-name",
+        default="teacher",
+        help="the teacher's folder in NAME/ (teacher-512: gpu_e2e.sh's whole-review teacher, LONG_MINUTES)",
+    )
     parser.add_argument("--datasets", nargs="+", default=list(EPOCHS))
     parser.add_argument("--augment-mlm", default=None)
     parser.add_argument(
@@ -336,11 +345,12 @@ def main() -> None:
             *(args.work, args.teachers, args.augment_mlm, unlabeled.get(name), more.get(name)),
             train=not args.report_only,
             only=set(args.variants) if args.variants else None,
+            teacher_name=args.teacher_name,
         )
         for name in args.datasets
     }
     if not args.no_report:
-        write_report(results, args.work, args.teachers, args.augment_mlm, unlabeled, more, args.name)
+        write_report(results, args.work, args.teachers, args.augment_mlm, unlabeled, more, args.name, args.teacher_name)
 
 
 if __name__ == "__main__":

