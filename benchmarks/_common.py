@@ -12,6 +12,22 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+def students_folder(work: Path, name: str, teacher_name: str = "teacher") -> Path:
+    """Where benchmarks/distill.py puts the students of teacher NAME/TEACHER_NAME (the default teacher's at the
+    top)."""
+    folder = work / "distill" / name
+    return folder if teacher_name == "teacher" else folder / teacher_name
+
+
+def add_teacher_name(parser: argparse.ArgumentParser) -> None:
+    """`--teacher-name`: which of gpu_e2e.sh's teachers, and so which students, a script uses."""
+    parser.add_argument(
+        "--teacher-name",
+        default="teacher",
+        help="the teacher's folder in NAME/ (teacher-512: gpu_e2e.sh's whole-review teacher, LONG_MINUTES)",
+    )
+
+
 def zhcls(*args: str) -> None:
     """Run one zhcls command, failing loudly."""
     command = [sys.executable, "-m", "zhcls", *map(str, args)]

@@ -17,17 +17,17 @@ import argparse
 import shutil
 from pathlib import Path
 
-from _common import RESULTS, ROOT, zhcls
+from _common import RESULTS, ROOT, add_teacher_name, zhcls
 from export import OPTIMUM, OURS_INT8, best_student, export_all
 
 # Unconstrained, fastText's autotune picks models of a gigabyte and more; this one is the student's size.
 FASTTEXT_SMALL = "2M"
 
 
-def contenders(name: str, work: Path, teachers: Path) -> list[str]:
+def contenders(name: str, work: Path, teachers: Path, teacher_name: str = "teacher") -> list[str]:
     """The contender arguments of one data set's bench run, exporting what is missing."""
-    teacher = teachers / name / "teacher"
-    student = best_student(name, work)
+    teacher = teachers / name / teacher_name
+    student = best_student(name, work, teacher_name)
     if student is None or not (teacher / "metrics.json").exists():
         raise SystemExit(f"{name}: run benchmarks/gpu_e2e.sh and benchmarks/distill.py first")
     wanted = ("fp32 fused", OURS_INT8)
@@ -59,12 +59,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "runs")
     parser.add_argument("--teachers", type=Path, default=ROOT / "runs" / "pretrained")
     parser.add_argument("--threads", type=int, default=2)
+    add_teacher_name(parser)
     args = parser.parse_args()
     for name in args.datasets:
         report = args.work / "bench" / name / "report"
         zhcls(
             "bench",
-            *contenders(name, args.work, args.teachers),
+            *contenders(name, args.work, args.teachers, args.teacher_name),
             *("--data", name, "--report", report, "--threads", args.threads),
         )
         for suffix in ("md", "json"):

@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from _common import ROOT, add_report_name, produce, write_results
+from _common import ROOT, add_report_name, add_teacher_name, produce, students_folder, write_results
 
 STUDENT = "2x128"
 COMMON = ["--max-length", "128", "--batch-size", "32", "--lr", "1e-3", "--checkpoint-every", "200"]
@@ -195,9 +195,7 @@ def run_dataset(
     results = {}
     runs = variants(name, teacher, augment_mlm, unlabeled, tfidf_baseline(work, name), more_unlabeled)
     for index, (label, args) in enumerate(runs.items()):
-        output = work / "distill" / name / FOLDERS.get(label, f"v{index}")
-        if teacher_name != "teacher":
-            output = output.parent / teacher_name / output.name
+        output = students_folder(work, name, teacher_name) / FOLDERS.get(label, f"v{index}")
         if train and (only is None or output.name in only):  # a variant's own flags come last: they override COMMON's
             results[label] = produce(output, args[0], "--data", name, *COMMON, *args[1:])
         elif (output / "metrics.json").exists():
@@ -313,11 +311,7 @@ def main() -> None:
         default=ROOT / "runs" / "pretrained",
         help="folder with NAME/teacher per data set (gpu_e2e.sh's, or runs/foundation for the from-zero ones)",
     )
-    parser.add_argument(
-        "--teacher-name",
-        default="teacher",
-        help="the teacher's folder in NAME/ (teacher-512: gpu_e2e.sh's whole-review teacher, LONG_MINUTES)",
-    )
+    add_teacher_name(parser)
     parser.add_argument("--datasets", nargs="+", default=list(EPOCHS))
     parser.add_argument("--augment-mlm", default=None)
     parser.add_argument(

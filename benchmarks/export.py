@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, write_results, zhcls
+from _common import ROOT, students_folder, write_results, zhcls
 
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
@@ -40,9 +40,10 @@ OPTIMUM = "int8 dynamic (Optimum ORTQuantizer)"
 OURS_INT8 = "int8 dynamic, fused (zhcls)"
 
 
-def best_student(name: str, work: Path) -> Path | None:
-    """The distilled (or plainly trained) student with the best dev accuracy, ties broken by dev macro-F1."""
-    folder = work / "distill" / name
+def best_student(name: str, work: Path, teacher_name: str = "teacher") -> Path | None:
+    """The distilled (or plainly trained) student of that teacher with the best dev accuracy, ties broken by dev
+    macro-F1."""
+    folder = students_folder(work, name, teacher_name)
     runs = sorted(d for d in folder.glob("[!.]*") if (d / "metrics.json").exists()) if folder.exists() else []
     if not runs:
         return None

@@ -24,6 +24,9 @@
 # e.g. PACK_ONLY=1 on a CPU, then DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 PRETRAIN_MINUTES=3
 # REVIEW_MINUTES=3.5 on the GPU pretrains and fine-tunes the ChnSentiCorp teacher for distillation on a CPU
 # afterwards (benchmarks/distill.py): 8 min 14 s on one H200 (benchmarks/results/gpu_e2e-chnsenticorp-h200.log).
+# With mlm-reviews done and LONG_MINUTES=6 (its 512-token corpus packed beforehand, PACK_ONLY=1 LONG_MINUTES=6),
+# the same narrowed run made mlm-reviews-512 and chnsenticorp/teacher-512 in 7 min 52 s on one H200
+# (benchmarks/results/gpu_e2e-chnsenticorp-h200-512.md; its students: distill.py --teacher-name teacher-512).
 #
 # The TF-IDF baselines, distillation and CPU reports run on any machine afterwards (benchmarks/*.py).
 set -euo pipefail
