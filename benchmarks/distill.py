@@ -236,6 +236,11 @@ def write_report(
     teacher_name: str = "teacher",
 ) -> None:
     """benchmarks/results/NAME.md and .json."""
+    windows = set()
+    for name in all_results:
+        inputs = json.loads((teachers / name / teacher_name / "train_config.json").read_text(encoding="utf-8"))
+        windows.add(f"{inputs['max_length']}-token window ({inputs['truncation']})")
+    window = "128-token window" if windows == {"128-token window (head)"} else " / ".join(sorted(windows))
     lines = [
         "# Distillation: what each part buys",
         "",
@@ -256,7 +261,7 @@ def write_report(
         "those of the TF-IDF baseline fit on the training split (the bench's TF-IDF contender), the share picked on",
         "dev among 0.1 … 0.9; on its own training texts TF-IDF is near-certain, so there it acts like gold labels.",
         "Whole reviews: logit KD only, the student reading up to 512 tokens (head+tail) while the teacher gives",
-        "its soft labels from the 128-token window it was trained on; more unlabeled text = all of",
+        f"its soft labels from the {window} it was trained on; more unlabeled text = all of",
         "online_shopping_10_cats' reviews, 10 categories, instead of its hotel reviews alone. Teacher layers:",
         "the student is the teacher's embeddings and its layers 1 and 3 (2×256, pretrained weights) instead of a",
         "random 2×128, trained as the whole-review student with more unlabeled text at lr 2e-4 for 2 epochs",
