@@ -19,7 +19,7 @@
 #                             on 2 cores here) that any machine can do beforehand; copy runs/pretrained to
 #                             the GPU machine and the run there starts training at once (it resumes the packed runs)
 #   PRETRAIN_MINUTES, REVIEW_MINUTES  the two pretraining budgets (default 3.5 and 3)
-#   LONG_MINUTES=5            then pretrain mlm-reviews on at 512-token blocks (mlm-reviews-512) and fine-tune
+#   LONG_MINUTES=6            then pretrain mlm-reviews on at 512-token blocks (mlm-reviews-512) and fine-tune
 #                             NAME/teacher-512 from it on whole reviews (512 tokens, head+tail); default 0: not run
 # e.g. PACK_ONLY=1 on a CPU, then DATASETS=chnsenticorp GENERAL_TEACHERS=0 GPU_BENCH=0 PRETRAIN_MINUTES=3
 # REVIEW_MINUTES=3.5 on the GPU pretrains and fine-tunes the ChnSentiCorp teacher for distillation on a CPU
