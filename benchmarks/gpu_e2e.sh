@@ -78,20 +78,19 @@ if [ "$long_minutes" != 0 ]; then
         "$(resume_or_new "$work/mlm-reviews-512")" "${pack[@]}"
 fi
 [ "$pack_only" = 1 ] && { stage "done (PACK_ONLY=1: vocabulary and packed corpora in $work)"; exit 0; }
-encoders=(mlm-reviews)
-[ "${GENERAL_TEACHERS:-1}" = 0 ] || encoders=(mlm mlm-reviews)
+# Each teacher: its encoder, its folder in NAME/, and the window it reads (head+tail: whole reviews at 512 tokens)
+teachers=("mlm-reviews teacher 128 head")
+[ "${GENERAL_TEACHERS:-1}" = 0 ] || teachers=("mlm teacher-general 128 head" "${teachers[@]}")
+[ "$long_minutes" = 0 ] || teachers+=("mlm-reviews-512 teacher-512 512 head+tail")
 for name in "${datasets[@]}"; do
-    for encoder in "${encoders[@]}"; do
-        out="$work/$name/teacher"
+    for teacher in "${teachers[@]}"; do
+        read -r encoder folder length truncation <<< "$teacher"
+        out="$work/$name/$folder"
         stage "fine-tuning $name from $encoder"
-        [ "$encoder" = mlm ] && out="$work/$name/teacher-general"
         [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/$encoder" --data "$name" ${epochs[$name]} \
-            --lr 1e-4 --patience 2 --max-length 128 --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
+            --lr 1e-4 --patience 2 --max-length "$length" --truncation "$truncation" --checkpoint-every 200 \
+            --output "$out" "$(resume_or_new "$out")"
     done
-    out="$work/$name/teacher-512"  # whole reviews: 512 tokens, head and tail kept when even that is too short
-    [ "$long_minutes" = 0 ] || [ -f "$out/metrics.json" ] || "${zhcls[@]}" train --model "$work/mlm-reviews-512" \
-        --data "$name" ${epochs[$name]} --lr 1e-4 --patience 2 --max-length 512 --truncation head+tail \
-        --checkpoint-every 200 --output "$out" "$(resume_or_new "$out")"
 done
 # 4. a 2×128 student distilled from each teacher on the GPU (bf16, logit KD + hidden states, 1 minute), exported,
 #    and the GPU contenders timed beside the CPU ones with `zhcls bench` (contenders the machine cannot run, such
