@@ -240,6 +240,7 @@ def write_report(
     for name in all_results:
         inputs = json.loads((teachers / name / teacher_name / "train_config.json").read_text(encoding="utf-8"))
         windows.add(f"{inputs['max_length']}-token window ({inputs['truncation']})")
+    # a 128-token head-only teacher keeps the wording its reports were written with, so they regenerate unchanged
     window = "128-token window" if windows == {"128-token window (head)"} else " / ".join(sorted(windows))
     lines = [
         "# Distillation: what each part buys",
