@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from zhcls.bench.report import finish_report, int8_findings, pareto_front, place_labels, reference_speedups
+from zhcls.bench.report import (
+    finish_report,
+    int8_findings,
+    paired_differences,
+    pareto_front,
+    place_labels,
+    reference_speedups,
+    render_markdown,
+)
 
 
 def _contender(kind, accuracy, batch1, batch32=None, seq128=None, precision="fp32", sha="", status="ok"):
@@ -95,3 +103,68 @@ def test_labels_of_crowded_points_do_not_overlap():
     plt.close(figure)
     assert len(extents) == len(points)
     assert not any(a.overlaps(b) for i, a in enumerate(extents) for b in extents[i + 1 :])
+
+
+def _scored(wrong: list[int], n: int = 200) -> dict:
+    accuracy = 1 - len(wrong) / n
+    return {"kind": "onnx", "status": "ok", "accuracy": accuracy, "macro_f1": accuracy, "wrong": wrong} | {
+        "size_mb": 1.0,
+        "load_s": 0.1,
+    }
+
+
+def test_paired_differences_count_only_the_texts_one_of_the_two_gets_right():
+    contenders = {
+        "shares its errors": _scored(list(range(10))),  # wrong on 10; "leader" on 9 of the same
+        "leader": _scored(list(range(1, 10))),
+        "errs elsewhere": _scored(list(range(100, 130))),
+        "reference": {"kind": "reference", "status": "ok", "accuracy": None},
+    }
+    pairs = {(p["more_accurate"], p["other"]): p for p in paired_differences(contenders)}
+    assert set(pairs) == {
+        ("leader", "shares its errors"),
+        ("leader", "errs elsewhere"),
+        ("shares its errors", "errs elsewhere"),
+    }
+    close = pairs["leader", "shares its errors"]
+    assert (close["only_more_accurate_right"], close["only_other_right"]) == (1, 0)
+    assert abs(close["accuracy_difference"] - 1 / 200) < 1e-12
+    assert close["p_value"] == 1.0  # one text in its favour is a coin flip
+    far = pairs["leader", "errs elsewhere"]
+    assert (far["only_more_accurate_right"], far["only_other_right"]) == (30, 9)
+    assert far["p_value"] < 0.01
+
+
+def test_a_difference_of_many_shared_errors_is_not_a_real_one():
+    # 12 texts apart in accuracy, but 60 one way and 48 the other: no evidence either is better.
+    wrong_a = list(range(0, 48)) + list(range(200, 212))
+    wrong_b = list(range(100, 160)) + list(range(200, 212))
+    (pair,) = paired_differences({"a": _scored(wrong_a, 1000), "b": _scored(wrong_b, 1000)})
+    assert pair["more_accurate"] == "a" and (pair["only_more_accurate_right"], pair["only_other_right"]) == (60, 48)
+    assert 0.2 < pair["p_value"] < 0.5
+
+
+def test_the_report_says_which_differences_the_test_split_can_tell():
+    contenders = {
+        "leader": _scored(list(range(1, 10))),
+        "errs elsewhere": _scored(list(range(100, 130))),
+        "shares its errors": _scored(list(range(10))),
+    }
+    report = finish_report(
+        {
+            "contenders": contenders,
+            "data": {"data": "toy", "test_size": 200, "sizes": {"test": 200}},
+            "settings": {"batch1_texts": 1, "batch32_batches": 1, "fixed_calls": 1, "fixed_lengths": []},
+            "machine": {
+                "cpu": {"model": "cpu", "cores": 2, "flags": {}},
+                "threads": 2,
+                "python": "3",
+                "libraries": {},
+            },
+        }
+    )
+    markdown = render_markdown(report)
+    assert "| contender | #2 | #3 |" in markdown
+    assert "| #1 leader (0.9550) | +0.0050 (p 1) | +0.1050 (p" in markdown
+    assert "| #3 errs elsewhere (0.8500) | | |" in markdown
+    assert "ahead at p < 0.05 of errs elsewhere; not told apart from shares its errors." in markdown

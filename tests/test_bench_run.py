@@ -50,6 +50,7 @@ def test_every_contender_that_ran_has_every_field(bench_report):
             assert timing["texts_per_s"] > 0
         if c["kind"] != "reference":
             assert 0.5 <= c["accuracy"] <= 1 and 0 < c["macro_f1"] <= 1, label
+            assert len(c["wrong"]) == round((1 - c["accuracy"]) * report["data"]["test_size"]), label
     assert ran[reference]["accuracy"] is None
     assert ran["int8 (ONNX int8)"]["precision"] == "int8" and ran["teacher"]["precision"] == "fp32"
 
@@ -80,6 +81,8 @@ def test_contenders_that_cannot_run_are_listed_with_their_reason(bench_report):
     assert "gpu (torch-cuda): skipped" in markdown
     for label in ("teacher", "int8 (ONNX int8)", "tfidf (TF-IDF)"):
         assert f"| {label} |" in markdown
+    assert len(report["paired_differences"]) == 3  # the three contenders with an accuracy, pairwise
+    assert "## Which accuracy differences are real" in markdown
 
 
 def test_the_plot_is_a_png(bench_report):

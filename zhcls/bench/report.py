@@ -9,6 +9,8 @@ REFERENCE_LENGTH = "seq128"
 # Contenders within this accuracy of each other and this speed ratio count as "no better" when judging int8.
 INT8_PAYS_SPEEDUP = 1.1
 INT8_PAYS_ACCURACY_DROP = 0.005
+# A paired difference with a McNemar p-value below this counts as one the test split can tell.
+SIGNIFICANT_P = 0.05
 
 
 def _p50(result: dict, workload: str) -> float | None:
@@ -69,6 +71,40 @@ def reference_speedups(contenders: dict[str, dict]) -> dict[str, float]:
         for label, c in contenders.items()
         if c.get("status") == "ok" and _p50(c, REFERENCE_LENGTH)
     }
+
+
+def paired_differences(contenders: dict[str, dict]) -> list[dict]:
+    """Every pair of contenders scored on the same test texts: accuracy difference and exact McNemar p-value.
+
+    Pairs are ordered more accurate first. Two classifiers read the same texts, so what tells them apart is
+    only the texts exactly one of them gets right; under "equally accurate" each such text is a fair coin.
+    A few hundred test texts leave differences of a point or more inside the noise, which this makes visible.
+    """
+    from scipy.stats import binomtest
+
+    scored = [
+        (label, c)
+        for label, c in contenders.items()
+        if c.get("status") == "ok" and c.get("accuracy") is not None and c.get("wrong") is not None
+    ]
+    scored.sort(key=lambda pair: -pair[1]["accuracy"])
+    pairs = []
+    for index, (label, c) in enumerate(scored):
+        for other, o in scored[index + 1 :]:
+            wrong, other_wrong = set(c["wrong"]), set(o["wrong"])
+            only_this, only_other = len(other_wrong - wrong), len(wrong - other_wrong)
+            discordant = only_this + only_other
+            pairs.append(
+                {
+                    "more_accurate": label,
+                    "other": other,
+                    "accuracy_difference": c["accuracy"] - o["accuracy"],
+                    "only_more_accurate_right": only_this,
+                    "only_other_right": only_other,
+                    "p_value": binomtest(only_other, discordant, 0.5).pvalue if discordant else 1.0,
+                }
+            )
+    return pairs
 
 
 def recommendations(contenders: dict[str, dict]) -> list[str]:
@@ -152,8 +188,48 @@ def render_markdown(report: dict) -> str:
     if report["recommendations"]:
         lines += ["", "Which to pick (accuracy against batch-1 latency; the Pareto front, fastest first):", ""]
         lines += [f"- {line}" for line in report["recommendations"]]
+    lines += _differences_section(report)
     lines += ["", "![accuracy against batch-1 latency](plot.png)", ""]
     return "\n".join(lines)
+
+
+def _differences_section(report: dict) -> list[str]:
+    """The paired differences as a triangle (row minus column, most accurate first) and the leader in words."""
+    pairs = report.get("paired_differences") or []
+    if not pairs:
+        return []
+    order = [pairs[0]["more_accurate"], *(p["other"] for p in pairs if p["more_accurate"] == pairs[0]["more_accurate"])]
+    cell = {(p["more_accurate"], p["other"]): p for p in pairs}
+    contenders = report["contenders"]
+    lines = [
+        "",
+        "## Which accuracy differences are real",
+        "",
+        f"Row minus column on the same {report['data']['test_size']:,} test texts, and the exact McNemar p-value",
+        "(two-sided, over the texts exactly one of the two gets right). Where p ≥ "
+        f"{SIGNIFICANT_P}, this test split cannot tell the two apart.",
+        "",
+        "| contender | " + " | ".join(f"#{n}" for n in range(2, len(order) + 1)) + " |",
+        "| --- " * len(order) + "|",
+    ]
+    for row, label in enumerate(order[:-1], start=1):
+        cells = [
+            ""
+            if column <= row
+            else f"{cell[label, other]['accuracy_difference']:+.4f} (p {cell[label, other]['p_value']:.2g})"
+            for column, other in enumerate(order[1:], start=2)
+        ]
+        lines.append(f"| #{row} {label} ({contenders[label]['accuracy']:.4f}) | " + " | ".join(cells) + " |")
+    lines.append(f"| #{len(order)} {order[-1]} ({contenders[order[-1]]['accuracy']:.4f}) |" + " |" * (len(order) - 1))
+    leader = order[0]
+    ahead = [p["other"] for p in pairs if p["more_accurate"] == leader and p["p_value"] < SIGNIFICANT_P]
+    level = [p["other"] for p in pairs if p["more_accurate"] == leader and p["p_value"] >= SIGNIFICANT_P]
+    verdict = f"**{leader}** is the most accurate here"
+    if ahead:
+        verdict += f"; ahead at p < {SIGNIFICANT_P} of " + ", ".join(ahead)
+    if level:
+        verdict += "; not told apart from " + ", ".join(level)
+    return [*lines, "", f"- {verdict}."]
 
 
 def render_plot(report: dict, path: Path) -> None:
@@ -255,6 +331,7 @@ def finish_report(measured: dict) -> dict:
         "int8": int8_findings(contenders),
         "reference_speedups": reference_speedups(contenders),
         "recommendations": recommendations(contenders),
+        "paired_differences": paired_differences(contenders),
     }
 
 

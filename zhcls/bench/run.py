@@ -78,8 +78,14 @@ def probe(spec: ContenderSpec, texts, gold, data_labels, threads: int, tokenizer
                 "status": "skipped",
                 "reason": f"its labels {contender.labels} differ from the data's {data_labels}",
             }
-        metrics = classification_metrics(columns, predicted(texts), contender.labels)
-        scores = {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+        predictions = predicted(texts)
+        metrics = classification_metrics(columns, predictions, contender.labels)
+        scores = {
+            "accuracy": metrics["accuracy"],
+            "macro_f1": metrics["macro_f1"],
+            # which test texts it got wrong: what pairs of contenders are compared on (report.paired_differences)
+            "wrong": np.flatnonzero(predictions != np.asarray(columns)).tolist(),
+        }
     else:
         predicted(texts[:64])  # a speed reference only needs a realistic memory peak
     return {
