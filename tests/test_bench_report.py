@@ -8,6 +8,7 @@ from zhcls.bench.report import (
     paired_differences,
     pareto_front,
     place_labels,
+    recommendations,
     reference_speedups,
     render_markdown,
 )
@@ -168,3 +169,17 @@ def test_the_report_says_which_differences_the_test_split_can_tell():
     assert "| #1 leader (0.9550) | +0.0050 (p 1) | +0.1050 (p" in markdown
     assert "| #3 errs elsewhere (0.8500) | | |" in markdown
     assert "ahead at p < 0.05 of errs elsewhere; not told apart from shares its errors." in markdown
+
+
+def test_a_pick_whose_gain_the_test_split_cannot_tell_says_so():
+    def timed(wrong: list[int], batch1: float) -> dict:
+        return {**_scored(wrong), "latency": {"batch1": {"p50_ms": batch1}}}
+
+    contenders = {
+        "fast": timed(list(range(100, 130)), 1.0),
+        "slower, clearly better": timed(list(range(1, 10)), 2.0),
+        "slowest, one text better": timed(list(range(2, 10)), 3.0),
+    }
+    fast, clearly, barely = recommendations(contenders)
+    assert "not told apart" not in fast and "not told apart" not in clearly
+    assert barely.endswith("not told apart from the faster slower, clearly better (p 1)")

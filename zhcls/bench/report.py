@@ -108,13 +108,22 @@ def paired_differences(contenders: dict[str, dict]) -> list[dict]:
 
 
 def recommendations(contenders: dict[str, dict]) -> list[str]:
-    """Which contender to pick at a batch-1 latency budget: walking the Pareto front from fast to accurate."""
-    lines = []
+    """Which contender to pick at a batch-1 latency budget: walking the Pareto front from fast to accurate.
+
+    A step up the front whose accuracy gain the test split cannot tell from noise says so: there the faster
+    contender is as good a pick as far as this data shows.
+    """
+    tested = {(p["more_accurate"], p["other"]): p["p_value"] for p in paired_differences(contenders)}
+    lines, faster = [], None
     for label in pareto_front(contenders):
         c = contenders[label]
-        lines.append(
-            f"with a batch-1 budget of {_p50(c, 'batch1'):.2f} ms or more: **{label}** (accuracy {c['accuracy']:.4f})"
-        )
+        line = f"with a batch-1 budget of {_p50(c, 'batch1'):.2f} ms or more: **{label}**"
+        line += f" (accuracy {c['accuracy']:.4f})"
+        p_value = tested.get((label, faster))
+        if p_value is not None and p_value >= SIGNIFICANT_P:
+            line += f"; on this test split not told apart from the faster {faster} (p {p_value:.2g})"
+        lines.append(line)
+        faster = label
     return lines
 
 
