@@ -113,6 +113,21 @@ def trained_classifier(tmp_path_factory, tiny_encoder_dir, synthetic_csv) -> Pat
     return output
 
 
+def parse_only(args: list[str]) -> None:
+    """Parse `zhcls ARGS...` with the real command-line interface, every command a no-op: a flag the CLI does not
+    know, a value of the wrong type or outside a choice raises; nothing runs. For scripts that compose commands."""
+    from zhcls import cli
+
+    originals = {name: command.callback for name, command in cli.cli.commands.items()}
+    try:
+        for command in cli.cli.commands.values():
+            command.callback = lambda *positional, **options: None
+        cli.cli.main(args=[str(arg) for arg in args], prog_name="zhcls", standalone_mode=False)
+    finally:
+        for name, callback in originals.items():
+            cli.cli.commands[name].callback = callback
+
+
 def run_zhcls(*args: str) -> None:
     """Run `zhcls ARGS...` in-process for a session fixture, which cannot use `run_cli`; it must succeed."""
     from zhcls.cli import main

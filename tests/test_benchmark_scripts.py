@@ -1,0 +1,57 @@
+"""The benchmark scripts' composed command lines: every one is a command zhcls accepts.
+
+The scripts build dozens of `zhcls` invocations (distillation variants, export variants) that only a long run
+would otherwise exercise; a renamed flag would surface hours into it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from conftest import parse_only
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def scripts_importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    yield
+    for name in ("distill", "export", "_common"):
+        sys.modules.pop(name, None)  # the scripts' plain module names must not shadow anything later
+
+
+@pytest.mark.parametrize("name", ["chnsenticorp", "online-shopping-10"])
+def test_every_distillation_variant_is_a_command_zhcls_accepts(tmp_path, name):
+    import distill
+
+    runs = distill.variants(
+        name,
+        tmp_path / "teacher",
+        augment_mlm=str(tmp_path / "mlm"),
+        unlabeled=str(tmp_path / "unlabeled.txt") if name == "chnsenticorp" else None,
+        tfidf=tmp_path / "tfidf",
+        more_unlabeled=str(tmp_path / "more.txt") if name == "chnsenticorp" else None,
+    )
+    assert len(runs) >= 8
+    for label, args in runs.items():
+        command = [args[0], "--data", name, *distill.COMMON, *args[1:], "--output", tmp_path / "out", "--overwrite"]
+        try:
+            parse_only(command)
+        except click.ClickException as exc:
+            pytest.fail(f"{label}: {exc.format_message()}")
+
+
+def test_a_misspelt_flag_is_caught():
+    with pytest.raises(click.exceptions.NoSuchOption):
+        parse_only(["distill", "--teacher", "t", "--student", "2x128", "--data", "x.csv", "--soft-wieght", "1"])
+
+
+def test_every_export_variant_is_a_command_zhcls_accepts(tmp_path):
+    import export
+
+    for flags in export.VARIANTS.values():
+        parse_only(["export", tmp_path / "model", "--output", tmp_path / "out", *flags])
