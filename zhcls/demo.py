@@ -268,7 +268,10 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
             ContenderSpec("student, PyTorch fp32", "torch", str(paths["student"])),
             ContenderSpec("student, ONNX int8 (zhcls)", "onnx", str(paths["export"])),
             ContenderSpec("TF-IDF + logistic regression", "tfidf", str(paths["tfidf"])),
-            ContenderSpec("fastText", "fasttext", str(paths["fasttext"])),
+            # its search is short here: the label says so, lest a reader take it for a tuned fastText
+            ContenderSpec(
+                f"fastText (autotuned {fasttext_autotune_seconds(config)} s on dev)", "fasttext", str(paths["fasttext"])
+            ),
             ContenderSpec("BERT-base shape, PyTorch fp32 (speed reference)", "reference", "base"),
         ]
         settings = BenchSettings(threads=config.threads, batch1_texts=100, batch32_batches=5, fixed_calls=10)
