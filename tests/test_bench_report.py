@@ -180,6 +180,6 @@ def test_a_pick_whose_gain_the_test_split_cannot_tell_says_so():
         "slower, clearly better": timed(list(range(1, 10)), 2.0),
         "slowest, one text better": timed(list(range(2, 10)), 3.0),
     }
-    fast, clearly, barely = recommendations(contenders)
+    fast, clearly, barely = recommendations(contenders, paired_differences(contenders))
     assert "not told apart" not in fast and "not told apart" not in clearly
     assert barely.endswith("not told apart from the faster slower, clearly better (p 1)")

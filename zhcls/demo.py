@@ -114,7 +114,7 @@ class Budget:
         given = json.loads(self.record.read_text(encoding="utf-8")) if self.record.exists() else {}
         if resuming and stage in given:
             return given[stage]
-        ahead = self.pending[self.pending.index(stage) :] if stage in self.pending else [stage]
+        ahead = self.pending[self.pending.index(stage) :]  # this stage and those after it
         reserve = sum(self.overheads.get(name, 0) for name in ahead)
         share = self.shares[stage] / sum(self.shares[name] for name in ahead if name in self.shares)
         minutes = round(max(MIN_TRAINING_MINUTES, (self.seconds_left() - reserve) / 60 * share), 2)

@@ -107,13 +107,13 @@ def paired_differences(contenders: dict[str, dict]) -> list[dict]:
     return pairs
 
 
-def recommendations(contenders: dict[str, dict]) -> list[str]:
+def recommendations(contenders: dict[str, dict], pairs: list[dict]) -> list[str]:
     """Which contender to pick at a batch-1 latency budget: walking the Pareto front from fast to accurate.
 
-    A step up the front whose accuracy gain the test split cannot tell from noise says so: there the faster
-    contender is as good a pick as far as this data shows.
+    A step up the front whose accuracy gain the test split cannot tell from noise (`pairs`, from
+    `paired_differences`) says so: there the faster contender is as good a pick as far as this data shows.
     """
-    tested = {(p["more_accurate"], p["other"]): p["p_value"] for p in paired_differences(contenders)}
+    tested = {(p["more_accurate"], p["other"]): p["p_value"] for p in pairs}
     lines, faster = [], None
     for label in pareto_front(contenders):
         c = contenders[label]
@@ -334,13 +334,14 @@ def place_labels(axes, points: list[tuple[str, float, float]]) -> list:
 def finish_report(measured: dict) -> dict:
     """Add the derived findings (Pareto front, int8 verdicts, reference speed-ups, picks) to a measurement."""
     contenders = measured["contenders"]
+    pairs = paired_differences(contenders)
     return {
         **measured,
         "pareto_front": pareto_front(contenders),
         "int8": int8_findings(contenders),
         "reference_speedups": reference_speedups(contenders),
-        "recommendations": recommendations(contenders),
-        "paired_differences": paired_differences(contenders),
+        "recommendations": recommendations(contenders, pairs),
+        "paired_differences": pairs,
     }
 
 
