@@ -114,3 +114,46 @@ def test_a_short_corpus_gives_one_padded_block(tokenizer):
     assert len(blocks) == 1 and (blocks.input_ids[0] == tokenizer.pad_token_id).sum() > 0
     with pytest.raises(Exception, match="no text"):
         pack_blocks([], tokenizer, 32, whole_word=True)
+
+
+def test_packing_in_worker_processes_gives_the_same_blocks(news_sentences, tokenizer):
+    """Small chunks, so that the spawned jieba workers get many batches and answer out of step."""
+    alone = pack_blocks(news_sentences, tokenizer, 64, whole_word=True, chunk=16, workers=1)
+    shared = pack_blocks(news_sentences, tokenizer, 64, whole_word=True, chunk=16, workers=2)
+    assert (alone.input_ids == shared.input_ids).all() and (alone.word_ids == shared.word_ids).all()
+
+
+def test_segmenting_goes_on_in_one_process_when_the_workers_fail(monkeypatch, news_sentences):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    import zhcls.data.words as words
+
+    class BreaksOnThirdBatch:
+        """A pool whose first two batches are answered, then breaks as a killed worker would."""
+
+        def __init__(self, *args, **kwargs):
+            self.submitted = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, function, batch):
+            self.submitted += 1
+            if self.submitted > 3:
+                raise BrokenProcessPool("pool already broken")
+            future = Future()
+            if self.submitted == 3:
+                future.set_exception(BrokenProcessPool("a worker died"))
+            else:
+                future.set_result(function(batch))
+            return future
+
+    batches = [news_sentences[start : start + 10] for start in range(0, 100, 10)]
+    monkeypatch.setattr(words, "ProcessPoolExecutor", BreaksOnThirdBatch)
+    results = list(words.segmented(batches, workers=2))
+    assert [batch for batch, _ in results] == batches  # every batch, once, in order
+    assert [lengths for _, lengths in results] == [words.word_lengths(batch) for batch in batches]

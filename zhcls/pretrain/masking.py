@@ -6,12 +6,13 @@ so that masking can choose words and mask all of their characters together, as C
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from zhcls.data.words import segmented
 from zhcls.errors import UserError
 
 NOT_A_WORD = -1  # special tokens ([CLS], [SEP], padding): never masked
@@ -42,26 +43,23 @@ class Blocks:
         return len(self.input_ids)
 
 
-def token_word_ids(text: str, offsets: Sequence[tuple[int, int]], whole_word: bool) -> list[int]:
-    """For each token (by its character offsets in `text`), the index of its jieba word, or its own index."""
-    if not whole_word:
-        return list(range(len(offsets)))
-    from zhcls.data.words import segment
-
-    word_of_char = np.zeros(len(text) + 1, dtype=np.int64)
-    start = 0
-    for index, word in enumerate(segment(text)):
-        word_of_char[start : start + len(word)] = index
-        start += len(word)
-    word_of_char[len(text)] = word_of_char[len(text) - 1] if text else 0
-    return [int(word_of_char[min(begin, len(text))]) for begin, _ in offsets]
+def token_word_ids(text_length: int, offsets: Sequence[tuple[int, int]], word_lengths: Sequence[int]) -> list[int]:
+    """For each token (by its character offsets in a text), the index of its word (`word_lengths`: the text's
+    words, in order, by their lengths in characters)."""
+    word_of_char = np.repeat(np.arange(len(word_lengths)), word_lengths)
+    word_of_char = np.append(word_of_char, word_of_char[-1] if text_length else 0)  # an offset at the very end
+    begins = np.minimum([begin for begin, _ in offsets], text_length)
+    return word_of_char[begins].tolist()
 
 
-def pack_blocks(texts: Iterable[str], tokenizer: Any, length: int, whole_word: bool, chunk: int = 1024) -> Blocks:
+def pack_blocks(
+    texts: Iterable[str], tokenizer: Any, length: int, whole_word: bool, chunk: int = 1024, workers: int | None = None
+) -> Blocks:
     """Texts tokenized and packed end to end into `[CLS] … [SEP] … [SEP]` blocks of exactly `length` tokens.
 
     A text that does not fit is continued in the next block; the last, incomplete block is dropped
-    unless it is the only one (then it is padded).
+    unless it is the only one (then it is padded). With `whole_word`, jieba segments the texts in `workers`
+    processes (`zhcls.data.words.segmented`); the blocks are the same whatever their number.
     """
     if length < 8:
         raise UserError("--max-length must be at least 8")
@@ -77,15 +75,17 @@ def pack_blocks(texts: Iterable[str], tokenizer: Any, length: int, whole_word: b
         ids_out.append(np.array([cls_id, *ids, sep_id], dtype=np.int32))
         words_out.append(np.array([NOT_A_WORD, *words, NOT_A_WORD], dtype=np.int32))
 
-    def add_batch(batch: list[str]) -> None:
+    def add_batch(batch: list[str], word_lengths: list[list[int]] | None) -> None:
         nonlocal next_word
         # The backend tokenizer directly: whole lines, no length limit, no special tokens (packing adds them).
         encodings = tokenizer.backend_tokenizer.encode_batch(batch, add_special_tokens=False)
-        for text, encoding in zip(batch, encodings, strict=True):
+        for index, (text, encoding) in enumerate(zip(batch, encodings, strict=True)):
             ids, offsets = encoding.ids, encoding.offsets
             if not ids:
                 continue
-            words = [next_word + w for w in token_word_ids(text, offsets, whole_word)]
+            # Character masking: every token its own word.
+            local = token_word_ids(len(text), offsets, word_lengths[index]) if word_lengths else range(len(ids))
+            words = [next_word + w for w in local]
             next_word = max(words) + 1
             buffer_ids.extend([*ids, sep_id])
             buffer_words.extend([*words, NOT_A_WORD])
@@ -93,20 +93,30 @@ def pack_blocks(texts: Iterable[str], tokenizer: Any, length: int, whole_word: b
                 flush(buffer_ids[:content], buffer_words[:content])
                 del buffer_ids[:content], buffer_words[:content]
 
-    batch: list[str] = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) == chunk:
-            add_batch(batch)
-            batch = []
-    if batch:
-        add_batch(batch)
+    batches = _batches(texts, chunk)
+    if whole_word:
+        for batch, word_lengths in segmented(batches, workers):
+            add_batch(batch, word_lengths)
+    else:
+        for batch in batches:
+            add_batch(batch, None)
     if not ids_out and buffer_ids:
         padding = content - len(buffer_ids)
         flush(buffer_ids + [pad_id] * padding, buffer_words + [NOT_A_WORD] * padding)
     if not ids_out:
         raise UserError("the corpus has no text to pretrain on")
     return Blocks(np.stack(ids_out), np.stack(words_out))
+
+
+def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def mask_block(
