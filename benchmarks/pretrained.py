@@ -41,9 +41,10 @@ def main() -> None:
     lines = [
         "# GPU end to end: pretraining a teacher here, then fine-tuning it",
         "",
-        "Reproduce: `ZHCLS_DATA_DIR=../shared/datasets bash benchmarks/gpu_e2e.sh "
+        "Reproduce: `FULL=1 ZHCLS_DATA_DIR=../shared/datasets bash benchmarks/gpu_e2e.sh "
         "../shared/corpus/msra_news_sentences.txt`",
-        "on one CUDA GPU, then `python benchmarks/foundation.py` (TF-IDF, from-zero teachers) and this script.",
+        "on one CUDA GPU (the full recipe; narrowed runs as the script's header and the run's log say), then",
+        "`python benchmarks/foundation.py` (TF-IDF, from-zero teachers) and this script.",
         "Every corpus had every dev and test text of both data sets removed before use (`--exclude`).",
         "",
         "## Pretraining (jieba whole-word MLM, 4×256 BERT, bf16, masked-only head, packed blocks)",

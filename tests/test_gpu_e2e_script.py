@@ -78,10 +78,16 @@ def _outputs(commands: list[list[str]], name: str) -> list[str]:
     return [command[command.index("--output") + 1] for command in commands if command[0] == name]
 
 
-def test_the_full_script_runs_every_stage_with_commands_zhcls_accepts(run_script):
-    done, commands = run_script()
+def _minutes(commands: list[list[str]], output: str) -> float:
+    (command,) = [c for c in commands if c[0] == "pretrain" and c[c.index("--output") + 1] == output]
+    return float(command[command.index("--minutes") + 1])
+
+
+def test_the_full_recipe_runs_every_stage_with_commands_zhcls_accepts(run_script):
+    done, commands = run_script(FULL="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert _outputs(commands, "pretrain") == ["runs/pretrained/mlm", "runs/pretrained/mlm-reviews"]
+    assert (_minutes(commands, "runs/pretrained/mlm"), _minutes(commands, "runs/pretrained/mlm-reviews")) == (3.5, 3)
     teachers = {
         f"runs/pretrained/{name}/{folder}"
         for name in ("chnsenticorp", "online-shopping-10")
@@ -92,8 +98,37 @@ def test_the_full_script_runs_every_stage_with_commands_zhcls_accepts(run_script
     assert (done.stdout.count("[gpu_e2e.sh at"), "done" in done.stdout.splitlines()[-1]) == (8, True)
 
 
+def test_by_default_pretraining_gets_what_ten_minutes_leave_after_the_later_stages(run_script):
+    """ChnSentiCorp alone; the later stages' H100 minutes (fine-tuning 1.0, stage 4 4.5) and two pretraining
+    overheads (0.8 each) set aside, the general run gets 0.54 of the rest and the review run what is left then:
+    here the stand-in python takes seconds, not the general run's minutes, so nearly all of the rest."""
+    done, commands = run_script()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _outputs(commands, "train") == ["runs/pretrained/chnsenticorp/teacher"]
+    assert len(_outputs(commands, "distill")) == 1
+    general, review = _minutes(commands, "runs/pretrained/mlm"), _minutes(commands, "runs/pretrained/mlm-reviews")
+    assert 0.54 * (10 - 5.5 - 1.6) - 0.1 < general <= 0.54 * (10 - 5.5 - 1.6) + 0.01
+    assert 10 - 5.5 - 0.8 - 0.2 < review <= 10 - 5.5 - 0.8 + 0.01
+    assert done.stdout.splitlines()[-1].endswith("done (budget: 10 min)")
+
+
+def test_a_budget_too_small_for_the_later_stages_runs_over_and_says_so(run_script):
+    done, commands = run_script(MINUTES="6")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _minutes(commands, "runs/pretrained/mlm") == _minutes(commands, "runs/pretrained/mlm-reviews") == 0.5
+    assert "warning: MINUTES=6 leaves" in done.stderr
+
+
+def test_stopping_after_the_teachers_gives_pretraining_the_bench_stage_minutes(run_script):
+    done, commands = run_script(GPU_BENCH="0", PRETRAIN_MINUTES="2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _minutes(commands, "runs/pretrained/mlm") == 2  # given: kept
+    assert 10 - 1.0 - 0.8 - 0.2 < _minutes(commands, "runs/pretrained/mlm-reviews") <= 10 - 1.0 - 0.8 + 0.01
+    assert not _outputs(commands, "distill")
+
+
 def test_the_whole_review_stage_pretrains_and_fine_tunes_at_512_tokens(run_script):
-    done, commands = run_script(DATASETS="chnsenticorp", GENERAL_TEACHERS="0", GPU_BENCH="0", LONG_MINUTES="6")
+    done, commands = run_script(GPU_BENCH="0", LONG_MINUTES="6")
     assert done.returncode == 0, done.stderr[-2000:]
     long_pretraining = [c for c in commands if c[0] == "pretrain" and "runs/pretrained/mlm-reviews-512" in c]
     assert len(long_pretraining) == 1 and long_pretraining[0][long_pretraining[0].index("--max-length") + 1] == "512"
