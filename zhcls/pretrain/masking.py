@@ -83,7 +83,7 @@ def pack_blocks(
             ids, offsets = encoding.ids, encoding.offsets
             if not ids:
                 continue
-            # Character masking: every token its own word.
+            # without word lengths (character masking) every token is a word of its own
             local = token_word_ids(len(text), offsets, word_lengths[index]) if word_lengths else range(len(ids))
             words = [next_word + w for w in local]
             next_word = max(words) + 1
