@@ -14,6 +14,7 @@ import numpy as np
 
 from zhcls.data.words import segmented
 from zhcls.errors import UserError
+from zhcls.progress import progress
 
 NOT_A_WORD = -1  # special tokens ([CLS], [SEP], padding): never masked
 
@@ -94,12 +95,11 @@ def pack_blocks(
                 del buffer_ids[:content], buffer_words[:content]
 
     batches = _batches(texts, chunk)
-    if whole_word:
-        for batch, word_lengths in segmented(batches, workers):
+    pairs = segmented(batches, workers) if whole_word else ((batch, None) for batch in batches)
+    with progress(desc="pack the corpus", unit="text") as bar:
+        for batch, word_lengths in pairs:
             add_batch(batch, word_lengths)
-    else:
-        for batch in batches:
-            add_batch(batch, None)
+            bar.update(len(batch))
     if not ids_out and buffer_ids:
         padding = content - len(buffer_ids)
         flush(buffer_ids + [pad_id] * padding, buffer_words + [NOT_A_WORD] * padding)
