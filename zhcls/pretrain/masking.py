@@ -60,7 +60,9 @@ def pack_blocks(
 
     A text that does not fit is continued in the next block; the last, incomplete block is dropped
     unless it is the only one (then it is padded). With `whole_word`, jieba segments the texts in `workers`
-    processes (`zhcls.data.words.segmented`); the blocks are the same whatever their number.
+    processes (`zhcls.data.words.segmented`); the blocks are the same whatever their number. The workers are
+    spawned, so a script calling this needs the `if __name__ == "__main__":` guard of any multiprocessing
+    program; without it they fail (after re-running the script's top level) and packing goes on in one process.
     """
     if length < 8:
         raise UserError("--max-length must be at least 8")
