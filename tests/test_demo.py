@@ -34,8 +34,10 @@ def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_c
         assert (output / stage).is_dir(), stage
     report = json.loads((output / "bench" / "report.json").read_text(encoding="utf-8"))
     ran = {label for label, c in report["contenders"].items() if c["status"] == "ok"}
-    fasttext = "fastText (autotuned 10 s on dev)"  # 3 s a budget minute, at least 10
-    assert {"teacher, PyTorch fp32", "student, ONNX int8 (zhcls)", fasttext, "TF-IDF + logistic regression"} <= ran
+    # 3 s of autotune a budget minute, at least 10; the tutorial recipe is kept if better on dev
+    fasttext = {"fastText (autotuned 10 s on dev)", "fastText (tutorial recipe, ahead of 10 s of autotune on dev)"}
+    assert len(fasttext & ran) == 1
+    assert {"teacher, PyTorch fp32", "student, ONNX int8 (zhcls)", "TF-IDF + logistic regression"} <= ran
     assert "| student, ONNX int8 (zhcls) |" in out  # the final table is printed
     pretrained = json.loads((output / "pretrain" / "metrics.json").read_text(encoding="utf-8"))
     given = json.loads((output / "budget.json").read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
-"""The fastText baseline: trains with autotune on dev, predicts in the data set's label order, survives a reload."""
+"""The fastText baseline: autotune on dev or the tutorial recipe, whichever dev prefers; predicts in the data set's
+label order, survives a reload."""
 
 from __future__ import annotations
 
@@ -29,6 +30,45 @@ def test_fasttext_learns_the_synthetic_task_and_reports_its_tuned_settings(fitte
     # Autotune searches the rest but not the vector size, which bounds its memory.
     assert metrics["hyperparameters"]["dim"] == 100
     assert json.loads((output / "metrics.json").read_text(encoding="utf-8"))["test"] == metrics["test"]
+
+
+def test_the_candidate_better_on_dev_is_kept_and_both_are_reported(fitted):
+    _, _, metrics = fitted
+    scores = metrics["dev_accuracy_of_candidates"]
+    assert set(scores) == {"autotune", "tutorial recipe"}
+    assert metrics["kept"] == next(iter(scores)) and scores[metrics["kept"]] == max(scores.values())
+    assert scores[metrics["kept"]] == round(metrics["dev"]["accuracy"], 4)  # the saved model is the kept one
+
+
+# A child that trains autotune's candidate for one epoch at a learning rate that learns nothing.
+_SPOILED_AUTOTUNE = """
+import json, sys
+settings = json.loads(sys.argv[1])
+if "autotuneDuration" in settings:
+    for key in ("autotuneValidationFile", "autotuneDuration"):
+        settings.pop(key)
+    settings.update(epoch=1, lr=1e-6)
+    sys.argv[1] = json.dumps(settings)
+"""
+
+
+@pytest.mark.parametrize(
+    ("spoiled", "kept"),
+    [("recipe", "autotune"), ("autotune", "tutorial recipe")],
+)
+def test_a_candidate_that_learns_nothing_is_not_kept(synthetic_csv, monkeypatch, spoiled, kept):
+    from zhcls.train import fasttext as module
+
+    if spoiled == "recipe":
+        monkeypatch.setattr(module, "TUTORIAL_RECIPE", {"epoch": 1, "lr": 1e-6})
+    else:
+        monkeypatch.setattr(module, "_TRAINING_SCRIPT", _SPOILED_AUTOTUNE + module._TRAINING_SCRIPT)
+    metrics = module.run_fasttext(load_splits(DataSpec(str(synthetic_csv))), autotune_seconds=3)
+    assert metrics["kept"] == kept
+    assert metrics["dev"]["accuracy"] >= 0.75 and min(metrics["dev_accuracy_of_candidates"].values()) < 0.7
+    if kept == "tutorial recipe":  # the kept model's own settings are the ones reported
+        assert metrics["hyperparameters"]["lr"] == pytest.approx(1.0)
+        assert metrics["hyperparameters"]["epoch"] == 25
 
 
 def test_fasttext_probabilities_follow_the_data_labels_and_survive_a_reload(fitted):
@@ -83,6 +123,7 @@ def test_a_size_cap_gives_a_small_quantized_model(run_cli, synthetic_csv, tmp_pa
     assert (tmp_path / "small" / "fasttext.bin").stat().st_size <= 200 * 1024
     metrics = json.loads((tmp_path / "small" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["max_size"] == "200K" and metrics["dev"]["accuracy"] >= 0.75
+    assert list(metrics["dev_accuracy_of_candidates"]) == ["autotune"]  # the recipe's model is not quantized
 
 
 def test_a_malformed_size_cap_is_a_one_line_error(run_cli, synthetic_csv, tmp_path):
@@ -97,7 +138,7 @@ def test_an_autotune_that_outlives_its_time_is_killed_and_run_again(synthetic_cs
     marker = tmp_path / "hung-once"
     hang_once = f"import pathlib, time\nif not pathlib.Path({str(marker)!r}).exists():\n"
     hang_once += f"    pathlib.Path({str(marker)!r}).touch(); time.sleep(600)\n"
-    monkeypatch.setattr(module, "_AUTOTUNE_SCRIPT", hang_once + module._AUTOTUNE_SCRIPT)
+    monkeypatch.setattr(module, "_TRAINING_SCRIPT", hang_once + module._TRAINING_SCRIPT)
     monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: 25)  # the real run needs a few
     splits = load_splits(DataSpec(str(synthetic_csv)))
     metrics = module.run_fasttext(splits, autotune_seconds=2)
@@ -117,7 +158,7 @@ def test_an_autotune_that_never_finishes_or_fails_is_a_one_line_error(
 ):
     from zhcls.train import fasttext as module
 
-    monkeypatch.setattr(module, "_AUTOTUNE_SCRIPT", child)
+    monkeypatch.setattr(module, "_TRAINING_SCRIPT", child)
     monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: limit)
     code, _, err = run_cli("baseline", "--kind", "fasttext", "--data", synthetic_csv, "--output", tmp_path / "ft")
     assert code == 2 and message in err and "Traceback" not in err

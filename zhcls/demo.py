@@ -41,7 +41,9 @@ OVERHEAD_SECONDS = {
     "student": 125,  # the teacher's soft labels on every training text, and the evaluations
     "export": 15,
     "tfidf": 30,
-    "fasttext": 20,  # besides its autotune, which gets a share of the budget (fasttext_autotune_seconds)
+    # besides its autotune, which gets a share of the budget (fasttext_autotune_seconds): its tutorial recipe
+    # (14 s) and both scored on dev
+    "fasttext": 40,
     "bench": 205,  # most of it the BERT-base speed reference at batch 32
 }
 # A stage given less than this learns nothing worth distilling: it takes this much, and the demo runs over.
@@ -78,6 +80,16 @@ class Stage:
 def fasttext_autotune_seconds(config: DemoConfig) -> int:
     """fastText's autotune searches on dev for 3 seconds a budget minute, at least 10."""
     return max(10, int(config.minutes * 3))
+
+
+def fasttext_label(fitted: Path, config: DemoConfig) -> str:
+    """The fastText contender's name in the demo's table. Its search is short here: the name says so, lest a
+    reader take it for a long-tuned fastText, and says when fastText's tutorial recipe beat it on dev."""
+    seconds = fasttext_autotune_seconds(config)
+    kept = json.loads((fitted / "metrics.json").read_text(encoding="utf-8")).get("kept", "autotune")
+    if kept == "autotune":
+        return f"fastText (autotuned {seconds} s on dev)"
+    return f"fastText ({kept}, ahead of {seconds} s of autotune on dev)"
 
 
 class Budget:
@@ -268,10 +280,7 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
             ContenderSpec("student, PyTorch fp32", "torch", str(paths["student"])),
             ContenderSpec("student, ONNX int8 (zhcls)", "onnx", str(paths["export"])),
             ContenderSpec("TF-IDF + logistic regression", "tfidf", str(paths["tfidf"])),
-            # its search is short here: the label says so, lest a reader take it for a tuned fastText
-            ContenderSpec(
-                f"fastText (autotuned {fasttext_autotune_seconds(config)} s on dev)", "fasttext", str(paths["fasttext"])
-            ),
+            ContenderSpec(fasttext_label(paths["fasttext"], config), "fasttext", str(paths["fasttext"])),
             ContenderSpec("BERT-base shape, PyTorch fp32 (speed reference)", "reference", "base"),
         ]
         settings = BenchSettings(threads=config.threads, batch1_texts=100, batch32_batches=5, fixed_calls=10)
