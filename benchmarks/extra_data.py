@@ -29,7 +29,7 @@ FASTTEXT_ARGS = ["--kind", "fasttext", "--autotune-seconds", "300"]
 ROLE_NAMES = {
     "teacher": "teacher, BERT 4×256",
     "tfidf": "TF-IDF + logistic regression",
-    "fasttext": "fastText (autotuned on dev)",
+    "fasttext": "fastText (autotune or its tutorial recipe, chosen on dev)",
 }
 
 

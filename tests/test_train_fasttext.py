@@ -163,3 +163,20 @@ def test_an_autotune_that_never_finishes_or_fails_is_a_one_line_error(
     code, _, err = run_cli("baseline", "--kind", "fasttext", "--data", synthetic_csv, "--output", tmp_path / "ft")
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "ft").exists()
+
+
+@pytest.mark.parametrize(
+    ("saved", "seconds", "said"),
+    [
+        ({"kept": "autotune"}, None, "autotuned on dev"),
+        ({"kept": "autotune"}, 45, "autotuned 45 s on dev"),
+        ({"kept": "tutorial recipe"}, None, "tutorial recipe, ahead of autotune on dev"),
+        ({"kept": "tutorial recipe"}, 45, "tutorial recipe, ahead of 45 s of autotune on dev"),
+        ({}, None, "autotuned on dev"),  # saved before the recipe was trained beside autotune
+    ],
+)
+def test_a_contender_name_says_how_its_fasttext_was_chosen(tmp_path, saved, seconds, said):
+    from zhcls.train.fasttext import how_tuned
+
+    (tmp_path / "metrics.json").write_text(json.dumps(saved), encoding="utf-8")
+    assert how_tuned(tmp_path, seconds) == said

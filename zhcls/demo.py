@@ -82,16 +82,6 @@ def fasttext_autotune_seconds(config: DemoConfig) -> int:
     return max(10, int(config.minutes * 3))
 
 
-def fasttext_label(fitted: Path, config: DemoConfig) -> str:
-    """The fastText contender's name in the demo's table. Its search is short here: the name says so, lest a
-    reader take it for a long-tuned fastText, and says when fastText's tutorial recipe beat it on dev."""
-    seconds = fasttext_autotune_seconds(config)
-    kept = json.loads((fitted / "metrics.json").read_text(encoding="utf-8")).get("kept", "autotune")
-    if kept == "autotune":
-        return f"fastText (autotuned {seconds} s on dev)"
-    return f"fastText ({kept}, ahead of {seconds} s of autotune on dev)"
-
-
 class Budget:
     """The demo's minutes, the whole run's, handed to each training stage as it starts.
 
@@ -274,13 +264,19 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
         from zhcls.bench.contenders import ContenderSpec
         from zhcls.bench.report import finish_report, write_report
         from zhcls.bench.run import BenchSettings, run_bench
+        from zhcls.train.fasttext import how_tuned
 
         specs = [
             ContenderSpec("teacher, PyTorch fp32", "torch", str(paths["teacher"])),
             ContenderSpec("student, PyTorch fp32", "torch", str(paths["student"])),
             ContenderSpec("student, ONNX int8 (zhcls)", "onnx", str(paths["export"])),
             ContenderSpec("TF-IDF + logistic regression", "tfidf", str(paths["tfidf"])),
-            ContenderSpec(fasttext_label(paths["fasttext"], config), "fasttext", str(paths["fasttext"])),
+            # its search is short here: the name says so, lest a reader take it for a long-tuned fastText
+            ContenderSpec(
+                f"fastText ({how_tuned(paths['fasttext'], fasttext_autotune_seconds(config))})",
+                "fasttext",
+                str(paths["fasttext"]),
+            ),
             ContenderSpec("BERT-base shape, PyTorch fp32 (speed reference)", "reference", "base"),
         ]
         settings = BenchSettings(threads=config.threads, batch1_texts=100, batch32_batches=5, fixed_calls=10)

@@ -188,6 +188,15 @@ class FastTextBaseline:
         return cls(model, saved["labels"], saved["hyperparameters"])
 
 
+def how_tuned(fitted: Path, autotune_seconds: int | None = None) -> str:
+    """How a saved fastText baseline was chosen, for a contender's name: "autotuned on dev", or "tutorial recipe,
+    ahead of autotune on dev" (with `autotune_seconds`: "autotuned 45 s on dev", "… ahead of 45 s of autotune …")."""
+    kept = json.loads((Path(fitted) / "metrics.json").read_text(encoding="utf-8")).get("kept", "autotune")
+    if kept == "autotune":
+        return f"autotuned {autotune_seconds} s on dev" if autotune_seconds else "autotuned on dev"
+    return f"{kept}, ahead of {f'{autotune_seconds} s of ' if autotune_seconds else ''}autotune on dev"
+
+
 def run_fasttext(
     splits: DatasetSplits, output: Path | None = None, *, autotune_seconds: int = 120, max_size: str | None = None
 ) -> dict:
