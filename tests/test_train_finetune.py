@@ -73,6 +73,60 @@ def test_existing_output_is_refused_without_overwrite(trained, run_cli, tiny_enc
     assert code == 2 and "already exists; pass --overwrite" in err
 
 
+@pytest.fixture
+def hub_lookups(monkeypatch):
+    """Host names looked up, with `reachable` deciding whether they resolve (no test touches the network); no
+    proxy set."""
+    import socket
+
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    lookups = {"reachable": False, "hosts": []}
+
+    def getaddrinfo(host, *args, **kwargs):
+        lookups["hosts"].append(host)
+        if not lookups["reachable"]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return lookups
+
+
+@pytest.mark.parametrize("reachable", [False, True])
+def test_a_hub_id_is_looked_up_in_the_cache_alone_while_the_hub_cannot_be_reached(
+    run_cli, tmp_path, synthetic_csv, monkeypatch, hub_lookups, reachable
+):
+    import transformers
+
+    # huggingface_hub retries an unreachable hub for about a minute before giving up: here the loader sees
+    # local_files_only at once, and the error says why.
+    asked = []
+
+    def from_pretrained(name, **options):
+        asked.append(options)
+        raise OSError(f"{name} is not in the cache")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
+    hub_lookups["reachable"] = reachable
+    code, _, err = run_cli("train", "--model", "some-org/absent", "--data", synthetic_csv, "--output", tmp_path / "o")
+    assert code == 2 and "cannot load tokenizer 'some-org/absent'" in err and "Traceback" not in err
+    assert asked[0].get("local_files_only", False) is not reachable
+    assert ("cannot be reached: only the local hub cache was searched" in err) is not reachable
+    assert "huggingface.co" in hub_lookups["hosts"]
+
+
+def test_a_local_directory_never_asks_for_the_hub(tiny_encoder_dir, hub_lookups, monkeypatch):
+    from zhcls.models import hub_options, load_tokenizer
+
+    assert hub_options(tiny_encoder_dir) == {} and load_tokenizer(tiny_encoder_dir).is_fast
+    assert hub_lookups["hosts"] == []
+    assert hub_options("some-org/absent") == {"local_files_only": True}
+    # Behind a proxy the host is the proxy's to resolve: the loader goes to it as usual.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert hub_options("some-org/absent") == {}
+
+
 def test_bad_model_and_flag_combinations(run_cli, tmp_path, synthetic_csv, tokenizer_dir):
     code, _, err = run_cli("train", "--model", tmp_path / "nope", "--data", synthetic_csv, "--output", tmp_path / "o")
     assert code == 2 and "cannot load tokenizer" in err

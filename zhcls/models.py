@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import getproxies
 
 import numpy as np
 
@@ -34,9 +37,37 @@ def _torch_extra() -> None:
     require("transformers", "train")
 
 
-def _load_error(kind: str, name: str, exc: Exception) -> UserError:
+def _unreachable_hub(name: str | Path) -> str | None:
+    """The hub's host name when `name` is no local path and that host does not resolve (no network), else None.
+    Behind a proxy the proxy resolves it, so nothing is looked up here."""
+    if Path(name).exists() or {"https", "all"} & set(getproxies()):
+        return None
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or constants.ENDPOINT  # HF_ENDPOINT (a mirror) included
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return host
+    return None
+
+
+def hub_options(name: str | Path) -> dict:
+    """Extra `from_pretrained` options for `name`: a hub id while the hub cannot be reached is looked up in the
+    local cache only, at once; huggingface_hub would first retry the connection for about a minute."""
+    return {"local_files_only": True} if _unreachable_hub(name) else {}
+
+
+def load_error(kind: str, name: str, exc: Exception) -> UserError:
+    """The one-line error for a `kind` ("model", "tokenizer") that `name` does not load."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    hint = "" if Path(name).exists() else " (not a local directory; a hub id needs internet access)"
+    host = _unreachable_hub(name)
+    if Path(name).exists():
+        hint = ""
+    elif host:
+        hint = f" (not a local directory, and {host} cannot be reached: only the local hub cache was searched)"
+    else:
+        hint = " (not a local directory; a hub id needs internet access)"
     return UserError(f"cannot load {kind} '{name}'{hint}: {reason}")
 
 
@@ -46,10 +77,10 @@ def load_tokenizer(name_or_dir: str | Path) -> Any:
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir))
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir), **hub_options(name_or_dir))
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         if not (Path(name_or_dir) / "tokenizer.json").exists():
-            raise _load_error("tokenizer", str(name_or_dir), exc) from None
+            raise load_error("tokenizer", str(name_or_dir), exc) from None
         # A tokenizer class this transformers version does not know (transformers 5 writes
         # "TokenizersBackend"): tokenizer.json alone holds the whole pipeline.
         tokenizer = _quietly(PreTrainedTokenizerFast.from_pretrained, str(name_or_dir))
@@ -130,10 +161,10 @@ def build_classifier(
     try:
         # A checkpoint fine-tuned on other labels brings a head of another size: start that head afresh.
         return AutoModelForSequenceClassification.from_pretrained(
-            model, num_labels=len(labels), ignore_mismatched_sizes=True, **maps
+            model, num_labels=len(labels), ignore_mismatched_sizes=True, **maps, **hub_options(model)
         )
     except (OSError, ValueError) as exc:
-        raise _load_error("model", str(model), exc) from None
+        raise load_error("model", str(model), exc) from None
 
 
 def load_classifier(model_dir: str | Path, attn_implementation: str | None = None) -> Any:
@@ -143,9 +174,9 @@ def load_classifier(model_dir: str | Path, attn_implementation: str | None = Non
 
     extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), **extra)
+        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), **extra, **hub_options(model_dir))
     except (OSError, ValueError) as exc:
-        raise _load_error("model", str(model_dir), exc) from None
+        raise load_error("model", str(model_dir), exc) from None
     return model.eval()
 
 

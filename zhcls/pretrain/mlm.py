@@ -97,16 +97,16 @@ def build_masked_lm(config: PretrainConfig, tokenizer: Any) -> Any:
     """A masked-language model from a preset (random weights, dropout off) or a checkpoint."""
     from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
-    from zhcls.models import preset_config
+    from zhcls.models import hub_options, load_error, preset_config
 
     if config.preset is not None:
         shape = preset_config(config.preset, len(tokenizer), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
         shape.pad_token_id = tokenizer.pad_token_id
         return BertForMaskedLM(shape)
     try:
-        model = AutoModelForMaskedLM.from_pretrained(config.model)
+        model = AutoModelForMaskedLM.from_pretrained(config.model, **hub_options(config.model))
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load masked-language model '{config.model}': {exc}") from None
+        raise load_error("masked-language model", config.model, exc) from None
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
         if hasattr(model.config, name):
             setattr(model.config, name, 0.0)
