@@ -102,20 +102,14 @@ def _load_model(path: Path):
 class FastTextBaseline:
     """A fastText model and the data set's label names (fastText sees label ids only)."""
 
-    def __init__(
-        self,
-        model,
-        labels: list[str],
-        hyperparameters: dict,
-        autotune_attempts: int | None = None,
-        dev_accuracies: dict[str, float] | None = None,
-    ):
+    def __init__(self, model, labels: list[str], hyperparameters: dict):
         self.model = model
         self.labels = labels
         self.hyperparameters = hyperparameters
-        # How it was fitted; None for a loaded model.
-        self.autotune_attempts = autotune_attempts
-        self.dev_accuracies = dev_accuracies  # of each candidate ("autotune", "tutorial recipe"), the kept one first
+        # How `fit` chose it; None for a loaded model.
+        self.kept: str | None = None  # "autotune" or "tutorial recipe"
+        self.dev_accuracies: dict[str, float] | None = None  # of each candidate
+        self.autotune_attempts: int | None = None
         # fastText orders its labels by frequency; map them back to the data set's order.
         self._column = {name: int(name[len(LABEL_PREFIX) :]) for name in model.labels}
 
@@ -147,19 +141,18 @@ class FastTextBaseline:
             candidates = {"autotune": (autotune, autotune_time_limit(autotune_seconds))}
             if max_size is None:
                 candidates["tutorial recipe"] = (TUTORIAL_RECIPE, None)
-            fitted = {}
+            fitted, dev_accuracies, attempts = {}, {}, {}
             for number, (name, (settings, time_limit)) in enumerate(candidates.items()):
                 model_file, tuned_file = Path(tmp) / f"{number}.bin", Path(tmp) / f"{number}.json"
                 files = {"model_file": str(model_file), "tuned_file": str(tuned_file), "tuned_names": TUNED_SETTINGS}
-                attempts = _train_in_child({**common, **settings, **files}, time_limit, what=name)
+                attempts[name] = _train_in_child({**common, **settings, **files}, time_limit, what=name)
                 hyperparameters = json.loads(tuned_file.read_text(encoding="utf-8"))
-                baseline = cls(_load_model(model_file), list(splits.labels), hyperparameters, attempts)
-                fitted[name] = baseline, float((baseline.predict_ids(splits.dev.texts) == dev_gold).mean())
-        kept = max(fitted, key=lambda name: fitted[name][1])
-        baseline = fitted[kept][0]
-        baseline.autotune_attempts = fitted["autotune"][0].autotune_attempts
-        order = sorted(fitted, key=lambda name: name != kept)
-        baseline.dev_accuracies = {name: round(fitted[name][1], 4) for name in order}
+                fitted[name] = cls(_load_model(model_file), list(splits.labels), hyperparameters)
+                dev_accuracies[name] = float((fitted[name].predict_ids(splits.dev.texts) == dev_gold).mean())
+        kept = max(dev_accuracies, key=dev_accuracies.get)  # the first of equals: autotune
+        baseline = fitted[kept]
+        baseline.kept, baseline.autotune_attempts = kept, attempts["autotune"]
+        baseline.dev_accuracies = {name: round(accuracy, 4) for name, accuracy in dev_accuracies.items()}
         return baseline
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -213,7 +206,7 @@ def run_fasttext(
     metrics = {
         "task": "baseline",
         "model": "fasttext-supervised-jieba",
-        "kept": next(iter(baseline.dev_accuracies)),
+        "kept": baseline.kept,
         "dev_accuracy_of_candidates": baseline.dev_accuracies,
         "hyperparameters": baseline.hyperparameters,
         "autotune_seconds": autotune_seconds,
