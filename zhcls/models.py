@@ -61,10 +61,9 @@ def hub_options(name: str | Path) -> dict:
 def load_error(kind: str, name: str, exc: Exception) -> UserError:
     """The one-line error for a `kind` ("model", "tokenizer") that `name` does not load."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    host = _unreachable_hub(name)
     if Path(name).exists():
         hint = ""
-    elif host:
+    elif host := _unreachable_hub(name):
         hint = f" (not a local directory, and {host} cannot be reached: only the local hub cache was searched)"
     else:
         hint = " (not a local directory; a hub id needs internet access)"

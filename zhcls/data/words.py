@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -14,6 +13,7 @@ from itertools import chain, islice
 from typing import Any
 
 from zhcls.errors import require
+from zhcls.runtime.cpu import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,6 @@ def segment(text: str) -> list[str]:
 def word_lengths(texts: Sequence[str]) -> list[list[int]]:
     """The length of each of jieba's words, text by text: a worker's answer, small to send back."""
     return [[len(word) for word in segment(text)] for text in texts]
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (a container's or taskset's share, not the machine's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def segmented(batches: Iterable[list[str]], workers: int | None = None) -> Iterator[tuple[list[str], list[list[int]]]]:

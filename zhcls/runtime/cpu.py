@@ -33,6 +33,11 @@ def cpu_info() -> dict:
     }
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share; `cpu_info` records the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def has_vnni() -> bool:
     """Whether int8 dot products run without 16-bit saturation (AVX-512 VNNI or AVX-VNNI)."""
     flags = cpu_info()["flags"]
