@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from conftest import run_zhcls
 
 from zhcls.bench.contenders import ContenderSpec
-from zhcls.bench.run import fixed_length_text
+from zhcls.bench.run import BenchSettings, fixed_length_text
 from zhcls.errors import UserError
 
 pytest.importorskip("matplotlib", reason="zhcls bench needs the 'bench' extra")
@@ -184,3 +185,11 @@ def test_bucketed_batches_meet_every_shape_at_load_and_keep_the_logits(trained_c
     shapes.clear()
     assert predict_logits(texts) == pytest.approx(expected, abs=1e-5)
     assert shapes == [(3, 64)]  # the longest text has 42 tokens
+
+
+def test_the_default_thread_count_is_the_share_of_cores_this_process_may_use(monkeypatch):
+    # A container or `taskset` grants fewer cores than the machine has; one thread per machine core oversubscribes.
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {2, 3, 5}, raising=False)
+    assert BenchSettings().threads == 3
+    assert BenchSettings(threads=1).threads == 1

@@ -773,7 +773,9 @@ def _web_root(model_dir: Path, web_root: Path | None) -> Path:
 @click.argument("contenders", nargs=-1, required=True)
 @data_options
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
-@click.option("--threads", default=None, type=int, help="Threads per contender (default: all cores).")
+@click.option(
+    "--threads", default=None, type=int, help="Threads per contender (default: the cores this process may use)."
+)
 @click.option("--batch1-texts", default=200, type=int, help="Test texts timed one by one.")
 @click.option("--batch32-batches", default=20, type=int, help="Batches of 32 test texts timed.")
 @click.option("--fixed-lengths", default="32,64,128", help="Token lengths timed at batch 1 (comma-separated).")
@@ -828,7 +830,7 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
 @click.option("--teacher", default=None, help="Start from this checkpoint (hub id or dir), no pretraining.")
 @click.option("--preset", "teacher_preset", default="mini", help="Shape of the teacher pretrained from zero.")
 @click.option("--student", default="2x128", help="Student preset (see zhcls distill).")
-@click.option("--threads", default=None, type=int, help="Threads for the bench (default: all cores).")
+@click.option("--threads", default=None, type=int, help="Bench threads (default: the cores this process may use).")
 @data_options
 def demo(output: Path, minutes: float, teacher: str | None, teacher_preset: str, student: str, threads, **kwargs):
     """The whole pipeline offline on built-in data: vocab, pretrain, fine-tune, distill, export int8, bench.

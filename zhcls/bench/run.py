@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import platform
 import sys
 import time
@@ -25,14 +24,14 @@ from zhcls.bench.contenders import ContenderSpec, LoadedContender, Unavailable, 
 from zhcls.bench.timing import interleaved_latency
 from zhcls.data import DataSpec, load_splits
 from zhcls.evaluation import classification_metrics
-from zhcls.runtime.cpu import cpu_info, peak_rss_bytes
+from zhcls.runtime.cpu import cpu_info, peak_rss_bytes, usable_cores
 
 LIBRARIES = ("onnxruntime", "torch", "transformers", "optimum", "tokenizers", "numpy", "fasttext-wheel", "fasttext")
 
 
 @dataclass
 class BenchSettings:
-    threads: int | None = None  # None: every core
+    threads: int | None = None  # None: every core this process may use
     batch1_texts: int = 200
     batch32_batches: int = 20
     fixed_lengths: tuple[int, ...] = (32, 64, 128)
@@ -40,7 +39,7 @@ class BenchSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        self.threads = self.threads or cpu_info()["cores"] or 1
+        self.threads = self.threads or usable_cores()
 
 
 def _tokenizer_source(specs: list[ContenderSpec]) -> str | None:
@@ -146,7 +145,7 @@ def _torch_threads_restored():
     finally:
         torch = sys.modules.get("torch")
         if torch is not None:
-            torch.set_num_threads(before or os.cpu_count() or 1)
+            torch.set_num_threads(before or usable_cores())
 
 
 def _workloads(texts: list[str], settings: BenchSettings) -> dict[str, list[list[str]]]:

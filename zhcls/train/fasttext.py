@@ -22,7 +22,7 @@ import numpy as np
 from zhcls.data import DatasetSplits
 from zhcls.data.words import words_without_space
 from zhcls.errors import UserError, require
-from zhcls.runtime.cpu import cpu_info
+from zhcls.runtime.cpu import usable_cores
 
 MODEL_FILE = "fasttext.bin"
 # fastText's default vector size. Left to autotune, it is searched up to 1,000 with up to 10 M hash rows: a
@@ -201,8 +201,9 @@ def run_fasttext(
     if max_size is not None and not re.fullmatch(r"[1-9][0-9]*[KMG]?", max_size):
         raise UserError(f"--max-size {max_size!r}: give a size such as 2M, 500K or 1G")
     started = time.perf_counter()
-    threads = cpu_info()["cores"] or 1
-    baseline = FastTextBaseline.fit(splits, autotune_seconds=autotune_seconds, threads=threads, max_size=max_size)
+    baseline = FastTextBaseline.fit(
+        splits, autotune_seconds=autotune_seconds, threads=usable_cores(), max_size=max_size
+    )
     metrics = {
         "task": "baseline",
         "model": "fasttext-supervised-jieba",
