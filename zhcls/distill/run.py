@@ -21,7 +21,7 @@ from zhcls.distill.mapping import LayerMatch, layer_matches, parse_map
 from zhcls.errors import UserError
 from zhcls.models import InputSettings, check_truncation, recorded_config
 from zhcls.train.loop import LoopSettings, fit, start_run
-from zhcls.train.rundir import RunDir, write_json
+from zhcls.train.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -406,9 +406,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
                 **common,
             )
             if result.is_main_process:
-                shutil.rmtree(stage1.staging, ignore_errors=True)
-                shutil.copytree(stage1.best, stage1.staging)
-                stage1.publish()
+                stage1.publish_best()
         from transformers import AutoModelForSequenceClassification
 
         student = AutoModelForSequenceClassification.from_pretrained(stage1.output)
@@ -467,13 +465,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
         "dev": student_scores["dev"],
         "test": student_scores["test"],
     }
-    staging = run.staging
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(run.best, staging)
-    shutil.copy2(run.log, staging / "train_log.jsonl")
-    write_json(staging / "distill_config.json", config.to_dict())
-    write_json(staging / "metrics.json", metrics)
-    run.publish()
+    run.publish_best({"distill_config.json": config.to_dict(), "metrics.json": metrics})
     shutil.rmtree(stage1.output, ignore_errors=True)
     log.info(
         "wrote %s: student test accuracy %.4f, teacher %.4f (%.1f%%), %.1f× fewer parameters",

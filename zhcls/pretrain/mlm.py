@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,14 +258,10 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
         "heldout_best": _best_evaluation(run.log),
         "best_metric": metric,
     }
-    staging = run.staging
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(run.best, staging)
-    _restore_dropout(staging / "config.json")
-    shutil.copy2(run.log, staging / "train_log.jsonl")
-    write_json(staging / "pretrain_config.json", config.to_dict())
-    write_json(staging / "metrics.json", metrics)
-    run.publish()
+    run.publish_best(
+        {"pretrain_config.json": config.to_dict(), "metrics.json": metrics},
+        amend=lambda staged: _restore_dropout(staged / "config.json"),
+    )
     log.info("wrote %s", config.output)
     return metrics
 

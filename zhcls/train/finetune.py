@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from zhcls.errors import UserError
 from zhcls.evaluation import classification_metrics
 from zhcls.models import InputSettings, check_truncation
 from zhcls.train.loop import LoopSettings, fit, start_run
-from zhcls.train.rundir import RunDir, write_json
+from zhcls.train.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +162,7 @@ def train_classifier(
         "dev": evaluate_classifier(best, tokenizer, splits.dev, labels, config.inputs, config.eval_batch_size),
         "test": evaluate_classifier(best, tokenizer, splits.test, labels, config.inputs, config.eval_batch_size),
     }
-    staging = run.staging
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(run.best, staging)
-    shutil.copy2(run.log, staging / "train_log.jsonl")
-    write_json(staging / "train_config.json", config.to_dict())
-    write_json(staging / "metrics.json", metrics)
-    run.publish()
+    run.publish_best({"train_config.json": config.to_dict(), "metrics.json": metrics})
     log.info(
         "wrote %s (dev accuracy %.4f, test accuracy %.4f)",
         config.output,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,21 @@ class RunDir:
         replace_dir(self.staging, self.output)
         shutil.rmtree(self.work, ignore_errors=True)
         return self.output
+
+    def publish_best(
+        self, records: dict[str, Any] | None = None, *, amend: Callable[[Path], None] | None = None
+    ) -> Path:
+        """Publish the best model with the training log and `records` (file name: JSON payload) beside it.
+
+        `amend` may change the staged copy before it goes out, so `output` still appears only when complete.
+        """
+        staging = self.staging
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(self.best, staging)
+        if amend is not None:
+            amend(staging)
+        if self.log.exists():
+            shutil.copy2(self.log, staging / "train_log.jsonl")
+        for name, payload in (records or {}).items():
+            write_json(staging / name, payload)
+        return self.publish()
