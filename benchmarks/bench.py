@@ -26,6 +26,15 @@ from zhcls.train.fasttext import how_tuned
 FASTTEXT_SMALL = "2M"
 
 
+def fasttext_baseline(name: str, work: Path, max_size: str | None = None) -> Path:
+    """The bench's fastText model of one data set (of at most `max_size`), fit when missing."""
+    folder = work / "bench" / name / ("fasttext" if max_size is None else f"fasttext-{max_size}")
+    if not (folder / "metrics.json").exists():
+        cap = [] if max_size is None else ["--max-size", max_size]
+        zhcls("baseline", "--kind", "fasttext", "--data", name, "--autotune-seconds", "300", *cap, "--output", folder)
+    return folder
+
+
 def contenders(name: str, work: Path, teachers: Path, teacher_name: str = "teacher") -> list[str]:
     """The contender arguments of one data set's bench run, exporting what is missing."""
     teacher = teachers / name / teacher_name
@@ -35,12 +44,7 @@ def contenders(name: str, work: Path, teachers: Path, teacher_name: str = "teach
     wanted = ("fp32 fused", OURS_INT8)
     teacher_exports = export_all(teacher, work, name, wanted)
     student_exports = export_all(student, work, name, wanted)
-    fasttext = work / "bench" / name / "fasttext"
-    fasttext_small = work / "bench" / name / f"fasttext-{FASTTEXT_SMALL}"
-    for folder, cap in ((fasttext, []), (fasttext_small, ["--max-size", FASTTEXT_SMALL])):
-        if not (folder / "metrics.json").exists():
-            fit = ("baseline", "--kind", "fasttext", "--data", name, "--autotune-seconds", "300", *cap)
-            zhcls(*fit, "--output", folder)
+    fasttext, fasttext_small = fasttext_baseline(name, work), fasttext_baseline(name, work, FASTTEXT_SMALL)
     return [
         f"teacher, PyTorch fp32={teacher}",
         f"teacher, int8 (zhcls)={teacher_exports[OURS_INT8]}",

@@ -20,7 +20,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 def scripts_importable(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     yield
-    for name in ("distill", "export", "_common"):
+    for name in ("distill", "export", "bench", "teacher_mixtures", "_common"):
         sys.modules.pop(name, None)  # the scripts' plain module names must not shadow anything later
 
 
@@ -55,3 +55,24 @@ def test_every_export_variant_is_a_command_zhcls_accepts(tmp_path):
 
     for flags in export.VARIANTS.values():
         parse_only(["export", tmp_path / "model", "--output", tmp_path / "out", *flags])
+
+
+def test_the_mixture_grid_covers_every_weighting_in_tenths_once():
+    import teacher_mixtures
+
+    grid = teacher_mixtures.weight_grid(3)
+    assert len(grid) == len(set(grid)) == 66  # (10 + 2 choose 2)
+    assert all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in grid)
+    assert {(1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.3, 0.3, 0.4)} <= set(grid)
+
+
+def test_a_mixture_can_be_right_where_each_member_alone_is_wrong():
+    import numpy as np
+    import teacher_mixtures
+
+    gold = np.array([0, 1])
+    sure_on_the_first = np.array([[0.9, 0.1], [0.6, 0.4]])  # right on text 0, barely wrong on text 1
+    sure_on_the_second = np.array([[0.4, 0.6], [0.1, 0.9]])  # barely wrong on text 0, right on text 1
+    probabilities = np.stack([sure_on_the_first, sure_on_the_second])
+    accuracies = teacher_mixtures.mixture_accuracies(probabilities, gold, [(1.0, 0.0), (0.0, 1.0), (0.5, 0.5)])
+    assert accuracies.tolist() == [0.5, 0.5, 1.0]
