@@ -21,7 +21,6 @@ import numpy as np
 from _common import ROOT, write_results
 from bench import fasttext_baseline
 
-from zhcls.bench.contenders import ContenderSpec
 from zhcls.data import DataSpec, load_splits
 from zhcls.distill.ensemble import extra_teacher_probabilities
 
@@ -55,22 +54,22 @@ def main() -> None:
     args = parser.parse_args()
 
     teachers = [args.teachers / args.name / t for t in args.teacher_names if (args.teachers / args.name / t).exists()]
-    members = [
-        *(f"{t.name}={t}" for t in teachers),
-        f"TF-IDF=tfidf:{args.work / 'foundation' / args.name / 'baseline'}",
-        f"fastText=fasttext:{fasttext_baseline(args.name, args.work)}",
-    ]
-    names = [ContenderSpec.parse(member).label for member in members]
+    members = {  # label: what `zhcls bench` takes
+        **{t.name: str(t) for t in teachers},
+        "TF-IDF": f"tfidf:{args.work / 'foundation' / args.name / 'baseline'}",
+        "fastText": f"fasttext:{fasttext_baseline(args.name, args.work)}",
+    }
+    names = list(members)
     splits = load_splits(DataSpec(args.name))
     gold = np.array([splits.labels.index(label) for label in splits.dev.labels])
-    probabilities = extra_teacher_probabilities(members, splits.dev.texts, splits.labels, args.threads)
+    probabilities = extra_teacher_probabilities(list(members.values()), splits.dev.texts, splits.labels, args.threads)
     alone = {name: float((p.argmax(axis=1) == gold).mean()) for name, p in zip(names, probabilities, strict=True)}
     grid = weight_grid(len(members))
     accuracies = mixture_accuracies(probabilities, gold, grid)
     ranked = sorted(zip(accuracies.tolist(), grid, strict=True), key=lambda row: -row[0])
 
     info = splits.info
-    targets = {name: m.split("=", 1)[1].replace(f"{ROOT}/", "") for name, m in zip(names, members, strict=True)}
+    targets = {name: member.replace(f"{ROOT}/", "") for name, member in members.items()}
     sizes = "/".join(str(n) for n in info["sizes"].values())
     lines = [
         f"# Teacher mixtures on {args.name} dev",
