@@ -8,7 +8,8 @@ mixture on a grid of weights (steps of 0.1 summing to 1): the pretrained teacher
 `--teacher-names` that exist), TF-IDF (benchmarks/foundation.py) and the bench's unconstrained fastText
 (benchmarks/bench.py, fit here when missing). Before hours of distillation, it tells whether any mixture
 promises a student ahead of the benched one. The best mixture is picked on dev and judged on dev, so its
-number is an upper estimate. Dev only: test is not read.
+number is an upper estimate, the more so as the grid holds weightings `zhcls distill` cannot make (it mixes its
+teacher with the plain mean of its extra teachers, `zhcls.distill.ensemble.mix`). Dev only: test is not read.
 """
 
 from __future__ import annotations
