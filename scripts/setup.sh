@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Create .venv and install zhcls with the extras given (default: train,bench,dev).
+# Create .venv and install zhcls with the extras given (default: train,bench,offline,dev).
 # torch==2.13.0 (a CPU build) goes in first: a bare torch requirement would pull a several-GB CUDA build.
 #   ZHCLS_TORCH_SPEC=torch      the CUDA build, on a GPU machine
 #   ZHCLS_VENV=DIR              another environment than .venv
 #   ZHCLS_ALSO="REQ ..."        more requirements resolved together with zhcls's, e.g. "transformers>=5"
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-train,bench,dev}"
+extras="${1:-train,bench,offline,dev}"
 venv="${ZHCLS_VENV:-.venv}"
 read -r -a also <<< "${ZHCLS_ALSO:-}"
 python3 -m venv "$venv"

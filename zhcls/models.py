@@ -15,6 +15,7 @@ from urllib.request import getproxies
 import numpy as np
 
 from zhcls.errors import UserError, require
+from zhcls.pretrained.builtin import resolve_builtin
 from zhcls.runtime.truncation import TRUNCATION, clip_text, cut_ids
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _torch_extra() -> None:
     require("transformers", "train")
 
 
-def _unreachable_hub(name: str | Path) -> str | None:
+def unreachable_hub(name: str | Path) -> str | None:
     """The hub's host name when `name` is no local path and that host does not resolve (no network), else None.
     Behind a proxy the proxy resolves it, so nothing is looked up here."""
     if Path(name).exists() or {"https", "all"} & set(getproxies()):
@@ -55,7 +56,7 @@ def _unreachable_hub(name: str | Path) -> str | None:
 def hub_options(name: str | Path) -> dict:
     """Extra `from_pretrained` options for `name`: a hub id while the hub cannot be reached is looked up in the
     local cache only, at once; huggingface_hub would first retry the connection for about a minute."""
-    return {"local_files_only": True} if _unreachable_hub(name) else {}
+    return {"local_files_only": True} if unreachable_hub(name) else {}
 
 
 def load_error(kind: str, name: str, exc: Exception) -> UserError:
@@ -63,7 +64,7 @@ def load_error(kind: str, name: str, exc: Exception) -> UserError:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if Path(name).exists():
         hint = ""
-    elif host := _unreachable_hub(name):
+    elif host := unreachable_hub(name):
         hint = f" (not a local directory, and {host} cannot be reached: only the local hub cache was searched)"
     else:
         hint = " (not a local directory; a hub id needs internet access)"
@@ -75,6 +76,7 @@ def load_tokenizer(name_or_dir: str | Path) -> Any:
     _torch_extra()
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+    name_or_dir = resolve_builtin(str(name_or_dir))
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir), **hub_options(name_or_dir))
     except (OSError, ValueError, TypeError, AttributeError) as exc:
@@ -157,6 +159,7 @@ def build_classifier(
     if preset is not None:
         config = preset_config(preset, vocab_size or 0, num_labels=len(labels), **maps)
         return AutoModelForSequenceClassification.from_config(config)
+    model = resolve_builtin(str(model))
     try:
         # A checkpoint fine-tuned on other labels brings a head of another size: start that head afresh.
         return AutoModelForSequenceClassification.from_pretrained(

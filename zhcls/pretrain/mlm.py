@@ -97,13 +97,15 @@ def build_masked_lm(config: PretrainConfig, tokenizer: Any) -> Any:
     from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
     from zhcls.models import hub_options, load_error, preset_config
+    from zhcls.pretrained.builtin import resolve_builtin
 
     if config.preset is not None:
         shape = preset_config(config.preset, len(tokenizer), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
         shape.pad_token_id = tokenizer.pad_token_id
         return BertForMaskedLM(shape)
     try:
-        model = AutoModelForMaskedLM.from_pretrained(config.model, **hub_options(config.model))
+        name = resolve_builtin(config.model)
+        model = AutoModelForMaskedLM.from_pretrained(name, **hub_options(name))
     except (OSError, ValueError) as exc:
         raise load_error("masked-language model", config.model, exc) from None
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
