@@ -28,10 +28,11 @@ def _param(param) -> dict:
     return info
 
 
-def _command(command, name: str) -> dict:
+def _command(command, name: str, parent=None) -> dict:
     import click
 
-    context = click.Context(command, info_name=name)
+    # As when it runs: a command's context inherits the group's settings (help option names, show_default).
+    context = click.Context(command, info_name=name, parent=parent, **command.context_settings)
     return {
         "help": command.help,
         "short_help": command.get_short_help_str(),
@@ -42,11 +43,14 @@ def _command(command, name: str) -> dict:
 
 def current() -> dict:
     """The option lists of the `zhcls` group and each of its commands, by command name."""
+    import click
+
     from zhcls.cli import cli
 
+    group = click.Context(cli, info_name="zhcls", **cli.context_settings)
     record = {"zhcls": _command(cli, "zhcls")}
     for name in sorted(cli.commands):
-        record[name] = _command(cli.commands[name], name)
+        record[name] = _command(cli.commands[name], name, group)
     return json.loads(json.dumps(record, default=repr))  # as the committed file reads back
 
 
