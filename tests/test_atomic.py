@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zhcls.train.rundir import RunDir
+from zhcls.atomic import RunDir
 
 
 def _finished_run(tmp_path):

@@ -144,8 +144,8 @@ def test_a_student_may_read_more_than_its_teacher_with_logits_only(
     run_cli, tmp_path, trained_classifier, tiny_student_dir, splits
 ):
     """Soft labels come from the teacher reading as it was trained (32 tokens here); the student reads 64."""
+    from zhcls.evaluation import evaluate_classifier
     from zhcls.models import InputSettings, load_classifier, load_tokenizer
-    from zhcls.train.finetune import evaluate_classifier
 
     flags = ["--teacher", trained_classifier, "--student", tiny_student_dir, *COMMON, "--epochs", "1"]
     code, _, err = run_cli("distill", *flags, "--max-length", "64", "--hidden-weight", "1", "--output", tmp_path / "x")

@@ -1,4 +1,5 @@
-"""Output directories that appear whole or not at all, with a work area for checkpoints beside them."""
+"""Outputs that appear whole or not at all: a JSON file, a directory, and a run's directory with the work area
+for its checkpoints beside it. Every stage may use them (standard library only)."""
 
 from __future__ import annotations
 

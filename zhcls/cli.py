@@ -113,7 +113,7 @@ def _data_spec(kwargs: dict, fallback: dict | None = None):
 
 def _echo_json(payload: dict, path: str | None) -> None:
     if path:
-        from zhcls.train.rundir import write_json
+        from zhcls.atomic import write_json
 
         write_json(Path(path), payload)
 
@@ -494,9 +494,8 @@ def eval_(
 
     require("torch", "train")
     from zhcls.data import load_splits
-    from zhcls.evaluation import format_metrics
+    from zhcls.evaluation import evaluate_classifier, format_metrics
     from zhcls.models import InputSettings, load_classifier, load_tokenizer, model_labels
-    from zhcls.train.finetune import evaluate_classifier
 
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from zhcls.atomic import write_json
 from zhcls.data import DataSpec
-from zhcls.train.rundir import write_json
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _min_steps(shape: str, minutes: float) -> int:
 
 
 def _resumable(output: Path) -> bool:
-    from zhcls.train.rundir import RunDir
+    from zhcls.atomic import RunDir
 
     return RunDir(output).resumable
 
@@ -204,7 +204,7 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
         return run
 
     def keep_better_teacher() -> None:
-        from zhcls.train.rundir import replace_dir
+        from zhcls.atomic import replace_dir
 
         candidates = [paths["teacher-pretrained"], paths["teacher-random"]]
         metrics = {c: json.loads((c / "metrics.json").read_text(encoding="utf-8")) for c in candidates}

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from zhcls.data import Examples
+    from zhcls.models import InputSettings
 
 
 def classification_metrics(gold: Sequence[int], predicted: Sequence[int], labels: Sequence[str]) -> dict:
@@ -45,3 +50,14 @@ def format_metrics(metrics: dict, title: str = "") -> str:
     for label, row in zip(labels, metrics["confusion_matrix"], strict=False):
         lines.append(f"{label:<{width}} " + " ".join(f"{v:>6}" for v in row))
     return "\n".join(lines)
+
+
+def evaluate_classifier(
+    model: Any, tokenizer: Any, examples: Examples, labels: list[str], inputs: InputSettings, batch_size: int = 64
+) -> dict:
+    """`classification_metrics` of a PyTorch classifier on `examples`, each text read as `inputs` says."""
+    from zhcls.models import classify_logits
+
+    logits = classify_logits(model, tokenizer, examples.texts, inputs=inputs, batch_size=batch_size)
+    index = {label: i for i, label in enumerate(labels)}
+    return classification_metrics([index[label] for label in examples.labels], logits.argmax(-1), labels)

@@ -182,7 +182,7 @@ def write_splits(splits: DatasetSplits, output: str | Path) -> Path:
     """Write train/dev/test.jsonl (text, label) and split.json (how they were made), atomically."""
     import json
 
-    from zhcls.train.rundir import replace_dir, write_json
+    from zhcls.atomic import replace_dir, write_json
 
     output = Path(output)
     staged = output.parent / f".{output.name}.partial"

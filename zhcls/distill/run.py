@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zhcls.atomic import RunDir
 from zhcls.data import DatasetSplits, DataSpec, load_splits
 from zhcls.distill.augment import AugmentSettings
 from zhcls.distill.losses import LOSSES, hard_ce, soft_kl
@@ -21,7 +22,6 @@ from zhcls.distill.mapping import LayerMatch, layer_matches, parse_map
 from zhcls.errors import UserError
 from zhcls.models import InputSettings, check_truncation, recorded_config
 from zhcls.train.loop import LoopSettings, fit, start_run
-from zhcls.train.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -336,8 +336,9 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     from transformers import DataCollatorWithPadding
 
     from zhcls.distill.students import build_student
+    from zhcls.evaluation import evaluate_classifier
+    from zhcls.machine import machine_info
     from zhcls.models import encode_texts, load_classifier, load_tokenizer, model_labels, save_tokenizer
-    from zhcls.train.finetune import evaluate_classifier, machine_info
 
     run = RunDir(config.output)
     stage1 = RunDir(config.output.parent / f".{config.output.name}.stage1")

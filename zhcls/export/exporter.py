@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import zhcls
+from zhcls.atomic import replace_dir
 from zhcls.data import DataSpec, Examples, load_splits
 from zhcls.errors import UserError, require
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
@@ -19,7 +20,6 @@ from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, wri
 from zhcls.models import InputSettings, encode_texts, recorded_config, weights_sha256
 from zhcls.runtime.cpu import cpu_info
 from zhcls.runtime.manifest import Manifest
-from zhcls.train.rundir import replace_dir
 
 log = logging.getLogger(__name__)
 

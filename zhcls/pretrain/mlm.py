@@ -17,12 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zhcls.atomic import RunDir, write_json
 from zhcls.data.corpus import CorpusStats, read_corpus
 from zhcls.errors import UserError
 from zhcls.models import masked_lm_logits
 from zhcls.pretrain.masking import Blocks, MaskingSettings, mask_block, pack_blocks, replacement_vocabulary
 from zhcls.train.loop import LoopSettings, fit, start_run
-from zhcls.train.rundir import RunDir, write_json
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,8 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, overwrite: bool = 
     from accelerate import PartialState
     from accelerate.utils import set_seed
 
+    from zhcls.machine import machine_info
     from zhcls.models import load_tokenizer, save_tokenizer
-    from zhcls.train.finetune import machine_info
 
     run = RunDir(config.output)
     run.check(resume=resume, overwrite=overwrite, work_area_resumes=True)  # a packed corpus resumes too

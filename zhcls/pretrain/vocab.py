@@ -18,7 +18,7 @@ def train_vocab(texts: Iterable[str], vocab_size: int, output: str | Path, *, mi
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from zhcls.train.rundir import replace_dir
+    from zhcls.atomic import replace_dir
 
     if vocab_size < len(SPECIAL_TOKENS) + 10:
         raise UserError(f"--vocab-size {vocab_size} is too small")

@@ -120,7 +120,7 @@ def convert_e5_file(source: str | Path, folder: str | Path, provenance: dict | N
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     from zhcls.models import save_tokenizer
-    from zhcls.train.rundir import write_json
+    from zhcls.atomic import write_json
 
     e5 = read_e5_file(source)
     shape, spec = e5.shape, e5.tokenizer

@@ -20,7 +20,7 @@ class Baseline(Protocol):
 
 def score_and_save(baseline: Baseline, splits: DatasetSplits, metrics: dict, output: Path | None) -> dict:
     """Add data, machine, dev and test metrics to `metrics`; write model + metrics.json to `output` atomically."""
-    from zhcls.train.rundir import replace_dir, write_json
+    from zhcls.atomic import replace_dir, write_json
 
     index = {label: i for i, label in enumerate(splits.labels)}
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import zhcls
-from zhcls.data import DatasetSplits, DataSpec, Examples, load_splits
+from zhcls.atomic import RunDir
+from zhcls.data import DatasetSplits, DataSpec, load_splits
 from zhcls.errors import UserError
-from zhcls.evaluation import classification_metrics
+from zhcls.evaluation import evaluate_classifier
+from zhcls.machine import machine_info
 from zhcls.models import InputSettings, check_truncation
 from zhcls.train.loop import LoopSettings, fit, start_run
-from zhcls.train.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -53,43 +52,6 @@ class TrainConfig:
         record["output"] = str(self.output)
         record["data"] = self.data.to_dict()
         return record
-
-
-def machine_info() -> dict:
-    """What the numbers were measured on."""
-    import torch
-
-    info = {
-        "platform": platform.platform(),
-        "processor": _cpu_model(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "zhcls": zhcls.__version__,
-    }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def evaluate_classifier(
-    model: Any, tokenizer: Any, examples: Examples, labels: list[str], inputs: InputSettings, batch_size: int = 64
-) -> dict:
-    """Classification metrics of `model` on `examples`."""
-    from zhcls.models import classify_logits
-
-    logits = classify_logits(model, tokenizer, examples.texts, inputs=inputs, batch_size=batch_size)
-    index = {label: i for i, label in enumerate(labels)}
-    return classification_metrics([index[label] for label in examples.labels], logits.argmax(-1), labels)
 
 
 def train_classifier(
@@ -172,4 +134,4 @@ def train_classifier(
     return metrics
 
 
-__all__ = ["TrainConfig", "evaluate_classifier", "machine_info", "train_classifier"]
+__all__ = ["TrainConfig", "train_classifier"]

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from zhcls.atomic import RunDir, replace_dir, write_json
 from zhcls.errors import UserError
 from zhcls.progress import progress
-from zhcls.train.rundir import RunDir, replace_dir, write_json
 
 log = logging.getLogger(__name__)
 
