@@ -20,7 +20,7 @@ from pathlib import Path
 from _common import RESULTS, ROOT, add_teacher_name, zhcls
 from export import OPTIMUM, OURS_INT8, best_student, export_all
 
-from zhcls.train.fasttext import how_tuned
+from zhcls.baselines.fasttext import how_tuned
 
 # Unconstrained, fastText's autotune picks models of a gigabyte and more; this one is the student's size.
 FASTTEXT_SMALL = "2M"

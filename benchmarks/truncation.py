@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from _common import ROOT, produce, write_results
 
+from zhcls.baselines.tfidf import TfidfBaseline
 from zhcls.data import DataSpec, load_splits
 from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
-from zhcls.train.tfidf import TfidfBaseline
 
 NAME = "chnsenticorp"
 CONTINUED = ["--lr", "5e-5", "--epochs", "2", "--patience", "0", "--checkpoint-every", "0", "--warmup-ratio", "0.1"]

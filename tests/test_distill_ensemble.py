@@ -24,7 +24,7 @@ def splits(synthetic_csv):
 
 @pytest.fixture(scope="module")
 def tfidf_dir(tmp_path_factory, splits):
-    from zhcls.train.tfidf import run_baseline
+    from zhcls.baselines.tfidf import run_baseline
 
     folder = tmp_path_factory.mktemp("tfidf") / "baseline"
     run_baseline(splits, folder)
@@ -36,9 +36,9 @@ def flipped_tfidf_dir(tmp_path_factory, synthetic_csv):
     """A TF-IDF baseline that learned every label the wrong way round: a teacher the student must not follow."""
     from conftest import write_csv
 
+    from zhcls.baselines.tfidf import run_baseline
     from zhcls.data import DataSpec, load_splits
     from zhcls.data.readers import read_examples
-    from zhcls.train.tfidf import run_baseline
 
     examples = read_examples(synthetic_csv)
     swap = {"pos": "neg", "neg": "pos"}
@@ -74,8 +74,8 @@ def test_choose_weight_takes_the_best_on_dev_and_the_smaller_on_a_tie():
 
 
 def test_probabilities_of_a_baseline_and_of_a_model_in_the_teachers_label_order(splits, tfidf_dir, trained_classifier):
+    from zhcls.baselines.tfidf import TfidfBaseline
     from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
-    from zhcls.train.tfidf import TfidfBaseline
 
     texts = splits.dev.texts
     both = extra_teacher_probabilities([str(tfidf_dir), str(trained_classifier)], texts, ["pos", "neg"], threads=1)
@@ -167,8 +167,8 @@ def test_a_student_may_read_more_than_its_teacher_with_logits_only(
 
 def test_cross_fitting_scores_each_training_text_and_its_copies_with_a_model_that_never_saw_it(splits, tfidf_dir):
     """With as many folds as training texts (leave one out), each row can be checked against a refit by hand."""
+    from zhcls.baselines.tfidf import TfidfBaseline
     from zhcls.distill.ensemble import cross_fitted
-    from zhcls.train.tfidf import TfidfBaseline
 
     labels = ["pos", "neg"]  # the teacher's order, not the baseline's
     train_texts, train_labels = splits.train.texts[:24], splits.train.labels[:24]

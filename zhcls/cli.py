@@ -545,13 +545,13 @@ def baseline(
 
     splits = load_splits(_data_spec(kwargs))
     if kind == "fasttext":
-        from zhcls.train.fasttext import run_fasttext
+        from zhcls.baselines.fasttext import run_fasttext
 
         require("fasttext", "bench")
         metrics = run_fasttext(splits, output, autotune_seconds=autotune_seconds, max_size=max_size)
         title = f"fastText baseline on {splits.info['data']} (test; {metrics['kept']}: {metrics['hyperparameters']})"
     else:
-        from zhcls.train.tfidf import run_baseline
+        from zhcls.baselines.tfidf import run_baseline
 
         metrics = run_baseline(splits, output)
         title = f"TF-IDF baseline on {splits.info['data']} (test, C={metrics['c']})"

@@ -249,22 +249,22 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
         export_model(ExportConfig(model=paths["student"], output=paths["export"], int8=QuantizeSettings(), data=data))
 
     def tfidf() -> None:
+        from zhcls.baselines.tfidf import run_baseline
         from zhcls.data import load_splits
-        from zhcls.train.tfidf import run_baseline
 
         run_baseline(load_splits(data), paths["tfidf"])
 
     def fasttext() -> None:
+        from zhcls.baselines.fasttext import run_fasttext
         from zhcls.data import load_splits
-        from zhcls.train.fasttext import run_fasttext
 
         run_fasttext(load_splits(data), paths["fasttext"], autotune_seconds=fasttext_autotune_seconds(config))
 
     def bench() -> None:
+        from zhcls.baselines.fasttext import how_tuned
         from zhcls.bench.contenders import ContenderSpec
         from zhcls.bench.report import finish_report, write_report
         from zhcls.bench.run import BenchSettings, run_bench
-        from zhcls.train.fasttext import how_tuned
 
         specs = [
             ContenderSpec("teacher, PyTorch fp32", "torch", str(paths["teacher"])),

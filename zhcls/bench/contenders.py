@@ -290,7 +290,7 @@ def _as_logits(predict_proba: Callable[[list[str]], np.ndarray]) -> Callable[[li
 
 
 def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
-    from zhcls.train.tfidf import TfidfBaseline
+    from zhcls.baselines.tfidf import TfidfBaseline
 
     folder = Path(spec.target)
     baseline = TfidfBaseline.load(folder)
@@ -306,7 +306,7 @@ def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
     from zhcls.errors import MissingExtraError
 
     try:
-        from zhcls.train.fasttext import FastTextBaseline
+        from zhcls.baselines.fasttext import FastTextBaseline
 
         baseline = FastTextBaseline.load(Path(spec.target))
     except MissingExtraError as exc:

@@ -74,8 +74,8 @@ def cross_fitted(
     """
     from sklearn.utils.parallel import Parallel, delayed
 
+    from zhcls.baselines.tfidf import TfidfBaseline
     from zhcls.bench.contenders import ContenderSpec
-    from zhcls.train.tfidf import TfidfBaseline
 
     train_texts, train_labels = train
     sources = np.asarray(sources)

@@ -15,7 +15,7 @@ pytest.importorskip("fasttext", reason="the fastText baseline needs the 'bench' 
 
 @pytest.fixture(scope="module")
 def fitted(synthetic_csv, tmp_path_factory):
-    from zhcls.train.fasttext import run_fasttext
+    from zhcls.baselines.fasttext import run_fasttext
 
     output = tmp_path_factory.mktemp("fasttext") / "baseline"
     splits = load_splits(DataSpec(str(synthetic_csv)))
@@ -57,7 +57,7 @@ if "autotuneDuration" in settings:
     [("recipe", "autotune"), ("autotune", "tutorial recipe")],
 )
 def test_a_candidate_that_learns_nothing_is_not_kept(synthetic_csv, monkeypatch, spoiled, kept):
-    from zhcls.train import fasttext as module
+    from zhcls.baselines import fasttext as module
 
     if spoiled == "recipe":
         monkeypatch.setattr(module, "TUTORIAL_RECIPE", {"epoch": 1, "lr": 1e-6})
@@ -72,7 +72,7 @@ def test_a_candidate_that_learns_nothing_is_not_kept(synthetic_csv, monkeypatch,
 
 
 def test_fasttext_probabilities_follow_the_data_labels_and_survive_a_reload(fitted):
-    from zhcls.train.fasttext import LABEL_PREFIX, FastTextBaseline, fasttext_line
+    from zhcls.baselines.fasttext import LABEL_PREFIX, FastTextBaseline, fasttext_line
 
     splits, output, metrics = fitted
     loaded = FastTextBaseline.load(output)
@@ -95,7 +95,7 @@ def test_fasttext_probabilities_follow_the_data_labels_and_survive_a_reload(fitt
 def test_a_model_saved_without_its_tuned_settings_reports_those_its_file_keeps(fitted, tmp_path):
     import shutil
 
-    from zhcls.train.fasttext import INFO_FILE, FastTextBaseline
+    from zhcls.baselines.fasttext import INFO_FILE, FastTextBaseline
 
     _, output, metrics = fitted
     older = shutil.copytree(output, tmp_path / "older")
@@ -132,7 +132,7 @@ def test_a_malformed_size_cap_is_a_one_line_error(run_cli, synthetic_csv, tmp_pa
 
 
 def test_an_autotune_that_outlives_its_time_is_killed_and_run_again(synthetic_csv, tmp_path, monkeypatch):
-    from zhcls.train import fasttext as module
+    from zhcls.baselines import fasttext as module
 
     # The first child hangs, as fastText's autotune can when its timer thread ends before the search starts.
     marker = tmp_path / "hung-once"
@@ -156,7 +156,7 @@ def test_an_autotune_that_outlives_its_time_is_killed_and_run_again(synthetic_cs
 def test_an_autotune_that_never_finishes_or_fails_is_a_one_line_error(
     run_cli, synthetic_csv, tmp_path, monkeypatch, child, limit, message
 ):
-    from zhcls.train import fasttext as module
+    from zhcls.baselines import fasttext as module
 
     monkeypatch.setattr(module, "_TRAINING_SCRIPT", child)
     monkeypatch.setattr(module, "autotune_time_limit", lambda seconds: limit)
@@ -176,7 +176,7 @@ def test_an_autotune_that_never_finishes_or_fails_is_a_one_line_error(
     ],
 )
 def test_a_contender_name_says_how_its_fasttext_was_chosen(tmp_path, saved, seconds, said):
-    from zhcls.train.fasttext import how_tuned
+    from zhcls.baselines.fasttext import how_tuned
 
     (tmp_path / "metrics.json").write_text(json.dumps(saved), encoding="utf-8")
     assert how_tuned(tmp_path, seconds) == said

@@ -149,7 +149,7 @@ class TfidfBaseline:
 
 def run_baseline(splits: DatasetSplits, output: Path | None = None) -> dict:
     """Fit the baseline, report dev and test metrics, and save it when `output` is given."""
-    from zhcls.train.baselines import score_and_save
+    from zhcls.baselines.scoring import score_and_save
 
     started = time.perf_counter()
     baseline, dev_grid = TfidfBaseline.fit(splits)

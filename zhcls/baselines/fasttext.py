@@ -196,7 +196,7 @@ def run_fasttext(
     splits: DatasetSplits, output: Path | None = None, *, autotune_seconds: int = 120, max_size: str | None = None
 ) -> dict:
     """Fit the fastText baseline, report dev and test metrics, and save it when `output` is given."""
-    from zhcls.train.baselines import score_and_save
+    from zhcls.baselines.scoring import score_and_save
 
     if max_size is not None and not re.fullmatch(r"[1-9][0-9]*[KMG]?", max_size):
         raise UserError(f"--max-size {max_size!r}: give a size such as 2M, 500K or 1G")

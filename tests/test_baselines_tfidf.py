@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
+from zhcls.baselines.tfidf import TfidfBaseline, run_baseline
 from zhcls.data import DataSpec, load_splits
-from zhcls.train.tfidf import TfidfBaseline, run_baseline
 
 
 def test_baseline_learns_and_round_trips(tmp_path, synthetic_csv):
