@@ -8,8 +8,8 @@ import os
 import pytest
 from conftest import run_zhcls
 
-from zhcls.bench.contenders import ContenderSpec
 from zhcls.bench.run import BenchSettings, fixed_length_text
+from zhcls.contenders import ContenderSpec
 from zhcls.errors import UserError
 
 pytest.importorskip("matplotlib", reason="zhcls bench needs the 'bench' extra")
@@ -139,7 +139,7 @@ def test_a_compiled_contender_falls_back_to_eager_when_the_compiler_fails(
 ):
     import torch
 
-    from zhcls.bench.contenders import compiled_runner
+    from zhcls.contenders import compiled_runner
     from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
 
     class BrokenCompiler(torch.nn.Module):
@@ -168,7 +168,7 @@ def test_a_compiled_contender_falls_back_to_eager_when_the_compiler_fails(
 
 
 def test_bucketed_batches_meet_every_shape_at_load_and_keep_the_logits(trained_classifier):
-    from zhcls.bench.contenders import _torch_runner
+    from zhcls.contenders import _torch_runner
     from zhcls.models import InputSettings, classify_logits, load_classifier, load_tokenizer
 
     model, tokenizer = load_classifier(trained_classifier), load_tokenizer(trained_classifier)

@@ -793,9 +793,9 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
       reference:base a random-weight 12×768 BERT in PyTorch fp32, the speed reference
     Contenders this machine cannot run are listed in the report with the reason.
     """
-    from zhcls.bench.contenders import ContenderSpec
     from zhcls.bench.report import finish_report, write_report
     from zhcls.bench.run import BenchSettings, run_bench
+    from zhcls.contenders import ContenderSpec
     from zhcls.errors import require
 
     require("matplotlib", "bench")

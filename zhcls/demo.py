@@ -262,9 +262,9 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
 
     def bench() -> None:
         from zhcls.baselines.fasttext import how_tuned
-        from zhcls.bench.contenders import ContenderSpec
         from zhcls.bench.report import finish_report, write_report
         from zhcls.bench.run import BenchSettings, run_bench
+        from zhcls.contenders import ContenderSpec
 
         specs = [
             ContenderSpec("teacher, PyTorch fp32", "torch", str(paths["teacher"])),

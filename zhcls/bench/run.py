@@ -20,8 +20,8 @@ from importlib import metadata
 
 import numpy as np
 
-from zhcls.bench.contenders import ContenderSpec, LoadedContender, Unavailable, load_contender
 from zhcls.bench.timing import interleaved_latency
+from zhcls.contenders import ContenderSpec, LoadedContender, Unavailable, load_contender
 from zhcls.data import DataSpec, load_splits
 from zhcls.evaluation import classification_metrics
 from zhcls.runtime.cpu import cpu_info, peak_rss_bytes, usable_cores

@@ -32,7 +32,7 @@ def extra_teacher_probabilities(paths: Sequence[str], texts: Sequence[str], labe
     A path is anything `zhcls bench` takes as a contender: a model or export directory, a TF-IDF or fastText
     baseline (`KIND:PATH` to force a kind); each reads texts with its own recorded settings.
     """
-    from zhcls.bench.contenders import ContenderSpec, Unavailable, load_contender
+    from zhcls.contenders import ContenderSpec, Unavailable, load_contender
 
     order = np.argsort([len(text) for text in texts], kind="stable")  # batches of similar lengths pad little
     out = np.zeros((len(paths), len(texts), len(labels)), dtype=np.float64)
@@ -75,7 +75,7 @@ def cross_fitted(
     from sklearn.utils.parallel import Parallel, delayed
 
     from zhcls.baselines.tfidf import TfidfBaseline
-    from zhcls.bench.contenders import ContenderSpec
+    from zhcls.contenders import ContenderSpec
 
     train_texts, train_labels = train
     sources = np.asarray(sources)

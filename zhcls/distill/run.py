@@ -99,7 +99,7 @@ class DistillConfig:
             raise UserError("--extra-teacher-folds must be at least 1 (1: no cross-fitting)")
         if self.extra_teacher_folds > 1 and not self.extra_teachers:
             raise UserError("--extra-teacher-folds needs at least one --extra-teacher")
-        from zhcls.bench.contenders import ContenderSpec
+        from zhcls.contenders import ContenderSpec
 
         for path in self.extra_teachers:
             spec = ContenderSpec.parse(str(path))  # a one-line error now, not after the teacher's logits

@@ -1,6 +1,7 @@
-"""Contenders of `zhcls bench`: anything that classifies texts, behind one `predict_logits(texts)` call.
+"""Contenders: anything that classifies texts, loaded from its directory behind one `predict_logits(texts)` call.
 
-A contender is written `[LABEL=][KIND:]PATH`; without a KIND the directory's contents decide. Loading
+`zhcls bench` times them side by side; `zhcls distill --extra-teacher` mixes their probabilities into the soft
+labels. A contender is written `[LABEL=][KIND:]PATH`; without a KIND the directory's contents decide. Loading
 imports only what that kind needs, so an ONNX contender measured alone never pays for torch.
 """
 
