@@ -15,6 +15,7 @@ from urllib.request import getproxies
 import numpy as np
 
 from zhcls.errors import UserError, require
+from zhcls.heads import MEAN_MODEL_TYPE, pooling_of, register_heads, with_pooling
 from zhcls.pretrained.builtin import resolve_builtin
 from zhcls.runtime.truncation import TRUNCATION, clip_text, cut_ids
 
@@ -36,6 +37,7 @@ PRESETS: dict[str, dict[str, int]] = {
 def _torch_extra() -> None:
     require("torch", "train")
     require("transformers", "train")
+    register_heads()
 
 
 def unreachable_hub(name: str | Path) -> str | None:
@@ -149,21 +151,35 @@ def label_maps(labels: Sequence[str]) -> dict[str, dict]:
 
 
 def build_classifier(
-    labels: Sequence[str], *, model: str | None = None, preset: str | None = None, vocab_size: int | None = None
+    labels: Sequence[str],
+    *,
+    model: str | None = None,
+    preset: str | None = None,
+    vocab_size: int | None = None,
+    pooling: str | None = None,
 ) -> Any:
-    """A sequence classifier: pretrained from `model` (hub id or dir) or randomly initialized from `preset`."""
+    """A sequence classifier: pretrained from `model` (hub id or dir) or randomly initialized from `preset`, with
+    BERT's first-token head (`pooling="cls"`), the mean of the encoder's outputs (`"mean"`, BERT encoders), or
+    (None) the head the checkpoint has."""
     _torch_extra()
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
     maps = label_maps(labels)
     if preset is not None:
-        config = preset_config(preset, vocab_size or 0, num_labels=len(labels), **maps)
+        config = with_pooling(preset_config(preset, vocab_size or 0, num_labels=len(labels), **maps), pooling or "cls")
         return AutoModelForSequenceClassification.from_config(config)
     model = resolve_builtin(str(model))
     try:
+        config = AutoConfig.from_pretrained(model, **hub_options(model))
+        if pooling is not None and pooling != pooling_of(config):
+            if config.model_type not in ("bert", MEAN_MODEL_TYPE):
+                raise UserError(f"--pooling {pooling} needs a BERT encoder; '{model}' is a {config.model_type} model")
+            config = with_pooling(config, pooling)
+        config.num_labels = len(labels)
+        config.id2label, config.label2id = maps["id2label"], maps["label2id"]
         # A checkpoint fine-tuned on other labels brings a head of another size: start that head afresh.
         return AutoModelForSequenceClassification.from_pretrained(
-            model, num_labels=len(labels), ignore_mismatched_sizes=True, **maps, **hub_options(model)
+            model, config=config, ignore_mismatched_sizes=True, **hub_options(model)
         )
     except (OSError, ValueError) as exc:
         raise load_error("model", str(model), exc) from None
