@@ -148,18 +148,18 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_its_augmented_te
     augment_calls = []
     real_augment = augment.augment_texts
     monkeypatch.setattr(augment, "augment_texts", lambda *a, **k: augment_calls.append(1) or real_augment(*a, **k))
-    real_targets = distill_run._soft_targets
+    real_targets = distill_run.soft_targets
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # in the teacher's soft-label pass, before any training step
 
-    monkeypatch.setattr(distill_run, "_soft_targets", interrupted)
+    monkeypatch.setattr(distill_run, "soft_targets", interrupted)
     code, _, _ = run_cli("distill", *flags)
     work = tmp_path / ".s.partial"
     assert code == 130 and (work / "augmented.jsonl").exists() and not (work / "checkpoint").exists()
     code, _, err = run_cli("distill", *flags)
     assert code == 2 and "--resume" in err
-    monkeypatch.setattr(distill_run, "_soft_targets", real_targets)
+    monkeypatch.setattr(distill_run, "soft_targets", real_targets)
     code, _, err = run_cli("distill", *flags, "--resume")
     assert code == 0, err
     assert json.loads((tmp_path / "s" / "metrics.json").read_text(encoding="utf-8"))["transfer"]["augmented"] > 0

@@ -422,7 +422,8 @@ def distill(**kwargs) -> None:
 
     require("torch", "train")
     from zhcls.distill.augment import AugmentSettings
-    from zhcls.distill.run import DistillConfig, LossWeights, distill
+    from zhcls.distill.config import DistillConfig, LossWeights
+    from zhcls.distill.run import distill
     from zhcls.distill.students import parse_layers
     from zhcls.evaluation import format_metrics
     from zhcls.models import InputSettings
@@ -435,7 +436,6 @@ def distill(**kwargs) -> None:
         embedding=kwargs.pop("embedding_weight"),
         hidden=kwargs.pop("hidden_weight"),
         attention=kwargs.pop("attention_weight"),
-        temperature=kwargs.pop("temperature"),
     )
     copies, prob = kwargs.pop("augment"), kwargs.pop("augment_prob")
     augment = AugmentSettings(copies, replace_prob=prob, seed=loop.seed) if copies else None

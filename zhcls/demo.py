@@ -224,9 +224,10 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
         replace_dir(staged, paths["teacher"])
 
     def student() -> None:
-        from zhcls.distill.run import DistillConfig, LossWeights, distill
+        from zhcls.distill.config import DistillConfig, LossWeights
+        from zhcls.distill.run import distill
 
-        weights = LossWeights(soft=1.0, temperature=2.0, embedding=1.0, hidden=1.0)
+        weights = LossWeights(soft=1.0, embedding=1.0, hidden=1.0)
         minutes = budget.minutes("student", resuming=_resumable(paths["student"]))
         settings = replace(loop, lr=1e-3, minutes=minutes, min_steps=_min_steps(config.student, minutes))
         distill(
@@ -236,6 +237,7 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
                 output=paths["student"],
                 data=data,
                 weights=weights,
+                temperature=2.0,
                 max_length=config.max_length,
                 loop=settings,
             ),

@@ -6,16 +6,25 @@ Reviews put their verdict at either end ("总的来说…" closes many), so cutt
 
 from __future__ import annotations
 
+from zhcls.errors import UserError
+
 TRUNCATION = ("head", "tail", "head+tail")
+# How every stage reads a text unless told otherwise: a window of 128 tokens, the head of a longer text kept.
+DEFAULT_MAX_LENGTH = 128
+DEFAULT_TRUNCATION = "head"
 # A token covers at least one character; cutting far beyond max_length characters first keeps a 1 MB
 # string as cheap as a long review without changing which tokens are kept for real text.
 CHARS_PER_TOKEN_BOUND = 32
 
 
+class TruncationError(UserError, ValueError):
+    """A policy not in TRUNCATION: a user's error to the CLI, a ValueError to a library caller."""
+
+
 def check_truncation(policy: str) -> str:
     """`policy` itself, if it is one of TRUNCATION."""
     if policy not in TRUNCATION:
-        raise ValueError(f"truncation must be one of {', '.join(TRUNCATION)}, not {policy!r}")
+        raise TruncationError(f"truncation '{policy}' must be one of {', '.join(TRUNCATION)}")
     return policy
 
 

@@ -12,7 +12,8 @@ from zhcls.data import DatasetSplits, DataSpec, load_splits
 from zhcls.errors import UserError
 from zhcls.evaluation import evaluate_classifier
 from zhcls.machine import machine_info
-from zhcls.models import InputSettings, check_truncation
+from zhcls.models import InputSettings
+from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, check_truncation
 from zhcls.train.loop import LoopSettings, fit, start_run
 
 log = logging.getLogger(__name__)
@@ -20,19 +21,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What to fine-tune, on which data, and where the result goes."""
+    """What to fine-tune, on which data, and where the result goes (`truncation` None: the default policy)."""
 
     output: Path
     data: DataSpec
     model: str | None = None
     preset: str | None = None
     tokenizer: str | None = None
-    max_length: int = 128
-    truncation: str = "head"
+    max_length: int = DEFAULT_MAX_LENGTH
+    truncation: str | None = None
     eval_batch_size: int = 64
     loop: LoopSettings = field(default_factory=LoopSettings)
 
     def __post_init__(self) -> None:
+        if self.truncation is None:
+            object.__setattr__(self, "truncation", DEFAULT_TRUNCATION)
         if (self.model is None) == (self.preset is None):
             raise UserError("give exactly one of --model (pretrained, hub id or directory) or --preset (random init)")
         if self.preset is not None and self.tokenizer is None:
