@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from zhcls.bench.report import (
+from zhcls.bench.findings import (
     finish_report,
     int8_findings,
     paired_differences,
     pareto_front,
-    place_labels,
     recommendations,
     reference_speedups,
-    render_markdown,
 )
+from zhcls.bench.markdown import render_markdown
+from zhcls.bench.plot import place_labels
 
 
 def _contender(kind, accuracy, batch1, batch32=None, seq128=None, precision="fp32", sha="", status="ok"):

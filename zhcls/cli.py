@@ -793,8 +793,8 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
       reference:base a random-weight 12×768 BERT in PyTorch fp32, the speed reference
     Contenders this machine cannot run are listed in the report with the reason.
     """
-    from zhcls.bench.report import finish_report, write_report
-    from zhcls.bench.run import BenchSettings, run_bench
+    from zhcls.bench.report import bench
+    from zhcls.bench.run import BenchSettings
     from zhcls.contenders import ContenderSpec
     from zhcls.errors import require
 
@@ -812,11 +812,7 @@ def bench(contenders: tuple[str, ...], report_dir: Path, threads: int | None, **
         seed=kwargs.pop("seed"),
     )
     specs = [ContenderSpec.parse(text) for text in contenders]
-    labels = [spec.label for spec in specs]
-    if len(set(labels)) != len(labels):
-        raise UserError("two contenders share a label; name them LABEL=PATH")
-    measured = run_bench(specs, _data_spec(kwargs), settings, log=lambda line: click.echo(line, err=True))
-    paths = write_report(finish_report(measured), report_dir)
+    paths = bench(specs, _data_spec(kwargs), settings, report_dir, log=lambda line: click.echo(line, err=True))
     click.echo(paths["md"].read_text(encoding="utf-8"))
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
 
