@@ -66,7 +66,8 @@ def test_demo_refuses_a_nonpositive_budget(run_cli, tmp_path):
 
 def test_demo_from_a_checkpoint_fine_tunes_it_instead_of_pretraining(tmp_path):
     from zhcls.data import DataSpec
-    from zhcls.demo import DemoConfig, stages
+    from zhcls.demo import DemoConfig
+    from zhcls.demo.stages import stages
 
     from_zero = [stage.output.name for stage in stages(DemoConfig(output=tmp_path, data=DataSpec("x.csv")))]
     assert from_zero == list(STAGES)
@@ -79,7 +80,8 @@ def test_a_teacher_that_answers_one_class_is_kept_with_a_warning(tmp_path, caplo
     import logging
 
     from zhcls.data import DataSpec
-    from zhcls.demo import DemoConfig, stages
+    from zhcls.demo import DemoConfig
+    from zhcls.demo.stages import stages
 
     config = DemoConfig(output=tmp_path / "demo", data=DataSpec("reviews.csv"))
     (keep,) = [stage for stage in stages(config) if stage.output == tmp_path / "demo" / "teacher"]
@@ -104,7 +106,8 @@ def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, m
     import zhcls.distill.run
     import zhcls.train.finetune
     from zhcls.data import DataSpec
-    from zhcls.demo import DemoConfig, stages
+    from zhcls.demo import DemoConfig
+    from zhcls.demo.stages import stages
 
     floors = {}
 
@@ -133,7 +136,7 @@ def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, m
 
 
 class Clock:
-    """time.monotonic for zhcls.demo, moved by hand."""
+    """time.monotonic for zhcls.demo.budget, moved by hand."""
 
     def __init__(self):
         self.now = 1000.0
@@ -144,14 +147,16 @@ class Clock:
 
 @pytest.fixture
 def budget_at(tmp_path, monkeypatch):
-    import zhcls.demo
+    import zhcls.demo.budget
 
     clock = Clock()
-    monkeypatch.setattr(zhcls.demo.time, "monotonic", clock)
+    monkeypatch.setattr(zhcls.demo.budget.time, "monotonic", clock)
 
     def make(minutes, teacher=None):
         from zhcls.data import DataSpec
-        from zhcls.demo import Budget, DemoConfig, stage_names
+        from zhcls.demo import DemoConfig
+        from zhcls.demo.budget import Budget
+        from zhcls.demo.stages import stage_names
 
         config = DemoConfig(output=tmp_path / "demo", data=DataSpec("x.csv"), minutes=minutes, teacher=teacher)
         return Budget(config, stage_names(config))
@@ -160,7 +165,7 @@ def budget_at(tmp_path, monkeypatch):
 
 
 def test_the_budget_sets_every_stages_overhead_aside_and_splits_the_rest_by_shares(budget_at):
-    from zhcls.demo import FROM_ZERO_SHARES, Budget
+    from zhcls.demo.budget import FROM_ZERO_SHARES, Budget
 
     make, _ = budget_at
     budget: Budget = make(30)
@@ -193,7 +198,7 @@ def test_a_stage_that_runs_long_leaves_the_later_ones_less_and_the_demo_ends_on_
 
 
 def test_a_resumed_stage_keeps_its_minutes_and_a_hopeless_budget_its_minimum(budget_at):
-    from zhcls.demo import MIN_TRAINING_MINUTES
+    from zhcls.demo.budget import MIN_TRAINING_MINUTES
 
     make, clock = budget_at
     budget = make(30)
