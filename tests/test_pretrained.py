@@ -140,7 +140,7 @@ def test_builtin_name_offline_converts_once_into_the_cache(fake_package, monkeyp
     offline(monkeypatch)
     with caplog.at_level("INFO", logger="zhcls.pretrained.builtin"):
         folder = builtin.resolve_builtin("tiny-e5")
-    target = tmp_path / "cache" / "models" / "tiny-e5-tinye5pkg-0.3.0"
+    target = tmp_path / "cache" / "models" / fake_package.cache_name
     assert folder == str(target)
     assert (target / "model.safetensors").exists() and (target / "tokenizer.json").exists()
     assert "4-bit" in caplog.text and "cannot be reached" in caplog.text

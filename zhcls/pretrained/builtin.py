@@ -37,7 +37,9 @@ class BuiltinModel:
     @property
     def cache_name(self) -> str:
         """The folder name of the converted copy in zhcls's cache."""
-        return f"{self.name}-{self.package}-{self.package_version}"
+        from zhcls.pretrained.convert import CONVERTER_REVISION
+
+        return f"{self.name}-{self.package}-{self.package_version}-c{CONVERTER_REVISION}"
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {

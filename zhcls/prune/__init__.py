@@ -1,0 +1,1 @@
+"""Model pruning: vocabularies cut to the pieces a task uses."""
