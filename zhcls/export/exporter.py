@@ -321,3 +321,17 @@ def _gate(
             "--no-verify skips the gate"
         )
     return report
+
+
+def summary(output: Path, manifest: Manifest) -> str:
+    """The export's precision and size, its agreement with PyTorch, and its transformers.js files if laid out."""
+    parity = manifest.parity
+    line = f"{output}: {manifest.precision}, {(output / manifest.model_file).stat().st_size / 1e6:.1f} MB"
+    if parity:
+        line += (
+            f", argmax agreement {100 * parity['argmax_agreement']:.2f}% on {parity['texts']} "
+            f"{parity['split']} texts, max |Δlogit| {parity['max_abs_logit_diff']:.3g}"
+        )
+    if "web" in manifest.extras:
+        line += f"; for transformers.js: {', '.join(manifest.extras['web']['files'].values())}"
+    return line

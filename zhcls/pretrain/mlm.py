@@ -22,7 +22,8 @@ from zhcls.data.corpus import CorpusStats, read_corpus
 from zhcls.errors import UserError
 from zhcls.models import masked_lm_logits
 from zhcls.pretrain.masking import Blocks, MaskingSettings, mask_block, pack_blocks, replacement_vocabulary
-from zhcls.train.loop import LoopSettings, fit, start_run
+from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH
+from zhcls.train.loop import UNTIL_BUDGET_EPOCHS, LoopSettings, fit, start_run
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class PretrainConfig:
     preset: str | None = None
     tokenizer: str | None = None
     model: str | None = None
-    max_length: int = 128
+    max_length: int = DEFAULT_MAX_LENGTH
     masking: MaskingSettings = field(default_factory=MaskingSettings)
     heldout_fraction: float = 0.02
     rtd_weight: float = 50.0
@@ -68,6 +69,14 @@ class PretrainConfig:
         record = asdict(self)
         record["output"] = str(self.output)
         return record
+
+
+def pretraining_loop(epochs: int | None = None, **settings: Any) -> LoopSettings:
+    """The loop of a pretraining run: no early stopping (held-out scores only pick the best checkpoint); without
+    `epochs`, a `minutes` budget alone ends the run (LoopSettings' epochs without one)."""
+    if epochs is None:
+        epochs = UNTIL_BUDGET_EPOCHS if settings.get("minutes") else LoopSettings.epochs
+    return LoopSettings(**{**settings, "epochs": epochs, "patience": 0})
 
 
 class MaskedLMObjective(torch.nn.Module):
@@ -324,3 +333,13 @@ def heldout_scores(model: Any, batches: list[dict[str, torch.Tensor]]) -> dict:
 
 
 __all__ = ["MaskedLMObjective", "PretrainConfig", "heldout_scores", "pretrain"]
+
+
+def summary(output: Path, metrics: dict) -> str:
+    """Tokens seen, their speed, and the held-out score of the checkpoint kept."""
+    metric = metrics["best_metric"]
+    return (
+        f"{output}: {metrics['tokens_seen']:,} tokens in {metrics['train_minutes']:.1f} min "
+        f"({metrics['tokens_per_s']:,.0f} tokens/s); held-out {metric.replace('_', ' ')} "
+        f"{metrics['heldout_best'].get(metric, 0):.4f}"
+    )

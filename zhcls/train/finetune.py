@@ -137,4 +137,11 @@ def train_classifier(
     return metrics
 
 
-__all__ = ["TrainConfig", "train_classifier"]
+def summary(output: Path, metrics: dict) -> str:
+    """The fine-tuned model's scores on the test split."""
+    from zhcls.evaluation import format_metrics
+
+    return format_metrics(metrics["test"], title=f"{output} on the test split")
+
+
+__all__ = ["TrainConfig", "summary", "train_classifier"]
