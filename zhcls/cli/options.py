@@ -179,6 +179,11 @@ def loop_settings(kwargs: dict):
     return LoopSettings(**loop_values(kwargs))
 
 
+def given(kwargs: dict) -> dict:
+    """The flags in `kwargs` that have a value: those not given keep the settings' own defaults."""
+    return {name: value for name, value in kwargs.items() if value is not None}
+
+
 def run_flags(kwargs: dict) -> dict:
     """--resume and --overwrite (popped), as the keyword arguments every training function takes."""
     return {"resume": kwargs.pop("resume"), "overwrite": kwargs.pop("overwrite")}

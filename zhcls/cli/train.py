@@ -10,6 +10,7 @@ from zhcls.cli.app import cli
 from zhcls.cli.options import (
     data_options,
     data_spec,
+    given,
     loop_options,
     loop_settings,
     run_flags,
@@ -32,7 +33,7 @@ def train(**kwargs) -> None:
     from zhcls.train.finetune import TrainConfig, summary, train_classifier
 
     spec, loop, flags = data_spec(kwargs), loop_settings(kwargs), run_flags(kwargs)
-    config = TrainConfig(data=spec, loop=loop, **kwargs)
+    config = TrainConfig(data=spec, loop=loop, **given(kwargs))
     metrics = train_classifier(config, **flags)
     if metrics:
         click.echo(summary(config.output, metrics))

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What to fine-tune, on which data, and where the result goes (`truncation` None: the default policy)."""
+    """What to fine-tune, on which data, and where the result goes."""
 
     output: Path
     data: DataSpec
@@ -29,13 +29,11 @@ class TrainConfig:
     preset: str | None = None
     tokenizer: str | None = None
     max_length: int = DEFAULT_MAX_LENGTH
-    truncation: str | None = None
+    truncation: str = DEFAULT_TRUNCATION
     eval_batch_size: int = 64
     loop: LoopSettings = field(default_factory=LoopSettings)
 
     def __post_init__(self) -> None:
-        if self.truncation is None:
-            object.__setattr__(self, "truncation", DEFAULT_TRUNCATION)
         if (self.model is None) == (self.preset is None):
             raise UserError("give exactly one of --model (pretrained, hub id or directory) or --preset (random init)")
         if self.preset is not None and self.tokenizer is None:
