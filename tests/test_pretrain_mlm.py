@@ -188,3 +188,13 @@ def test_bad_flags_are_one_line_errors(run_cli, tmp_path, corpus_file, tokenizer
     assert code == 2 and "needs --tokenizer" in err
     code, _, err = _pretrain(run_cli, corpus_file, tokenizer_dir, tmp_path / "y", "--mask-rate", "1.5")
     assert code == 2 and "--mask-rate" in err
+
+
+def test_a_time_budget_alone_ends_a_pretraining_run_unless_epochs_are_given():
+    from zhcls.pretrain.mlm import pretraining_loop
+    from zhcls.train.loop import UNTIL_BUDGET_EPOCHS
+
+    assert pretraining_loop(minutes=5.0).epochs == UNTIL_BUDGET_EPOCHS
+    assert pretraining_loop(epochs=2, minutes=5.0).epochs == 2
+    assert pretraining_loop().epochs == loop.LoopSettings().epochs
+    assert pretraining_loop(patience=3).patience == 0  # held-out scores pick the checkpoint, never stop the run
