@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from zhcls.errors import UserError
 from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH, TRUNCATION
+
+if TYPE_CHECKING:
+    from zhcls.data import DataSpec
 
 
 def _apply(options: list, func):
@@ -56,7 +60,7 @@ def data_options(func):
 DATA_FLAGS = ("text_col", "label_col", "split_seed", "split_ratios", "dev_file", "test_file", "dedup", "strict")
 
 
-def data_spec(kwargs: dict, fallback=None, *, optional: bool = False):
+def data_spec(kwargs: dict, fallback: DataSpec | None = None, *, optional: bool = False) -> DataSpec | None:
     """The DataSpec the data flags in `kwargs` name (popping them). Without --data: `fallback` (a DataSpec, such
     as the one a model records) with any --extra-train; None if `optional`; else an error."""
     from zhcls.data import DataSpec, SplitRatios
