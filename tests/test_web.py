@@ -122,7 +122,7 @@ def test_static_serving_stays_inside_its_folders(web_exports):
         status, headers, _ = _get(port, "/")
         assert status == 200 and headers["Content-Type"].startswith("text/html")
         assert _get(port, "/main.mjs")[1]["Content-Type"].startswith("text/javascript")
-        for escape in ("/model/../../../../etc/passwd", "/../zhcls/cli.py", "/model/%2e%2e/%2e%2e/etc/passwd"):
+        for escape in ("/model/../../../../etc/passwd", "/../zhcls/cli/app.py", "/model/%2e%2e/%2e%2e/etc/passwd"):
             assert _get(port, escape)[0] == 404, escape
         assert _get(port, "/health")[0] == 200
     finally:
