@@ -155,9 +155,13 @@ def test_half_sent_requests_time_out_and_never_hold_more_than_the_connection_lim
     finally:
         for sock in stalled:
             sock.close()
-    cut_bodies = replies[0::2]
-    assert all(reply.startswith(b"HTTP/1.1 408 ") and b"body not received" in reply for reply in cut_bodies)
-    assert all(reply == b"" for reply in replies[1::2])  # a head never finished gets no answer
+    # A body cut short gets a 408 once its time is up, unless its connection was ended, head unread, to make
+    # room for a newer one; a head never finished gets no answer.
+    assert all(reply == b"" or reply.startswith(b"HTTP/1.1 408 ") for reply in replies[0::2])
+    assert all(reply == b"" for reply in replies[1::2])
+    with _connect(served.port, BODY_PART) as alone:
+        reply = _read_all(alone)
+    assert reply.startswith(b"HTTP/1.1 408 ") and b"body not received within 1 s (10 of 100 bytes)" in reply
     assert _health(served.port) == 200
     deadline = time.monotonic() + 20  # every thread of a closed connection ends
     while before is not None and served.threads() > before and time.monotonic() < deadline:
@@ -194,6 +198,28 @@ def test_sigterm_closes_idle_connections_finishes_the_request_under_way_and_exit
         for sock in (keep_alive, silent, half, under_way):
             sock.close()
     assert "stopped" in served.log and "still busy" not in served.log
+    served.assert_quiet()
+
+
+def test_a_new_connection_takes_the_place_of_the_longest_idle_one(serving):
+    served = serving(read_timeout_s=120.0, max_connections=2)  # no timeout frees a slot during the test
+    idle, slow = _connect(served.port), _connect(served.port, HEAD_PART)
+    later = None
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert _health(served.port) == 200
+        assert time.monotonic() - started < 10
+        assert _read_all(idle) == b""  # the longest idle, closed to make room
+        later = _connect(served.port)  # takes the slot the answered request left
+        time.sleep(0.5)
+        assert _health(served.port) == 200
+        assert _read_all(slow) == b""  # slow with its head, and now the longest waiting
+    finally:
+        for sock in (idle, slow, later):
+            if sock is not None:
+                sock.close()
+    served.stop()
     served.assert_quiet()
 
 

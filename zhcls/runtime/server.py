@@ -17,15 +17,17 @@ Content-Length (411), an invalid one or a body that ends before it (400), one ov
 more than `max_texts` texts (413); a method a path does not take (405, with an Allow header).
 
 Limits that keep a slow or hostile client from tying the server up:
-- Each connection is a thread, and at most `max_connections` are open at once. Beyond that, new
-  connections wait in the kernel's listen queue until one closes (they are not refused): since every
-  connection closes within `read_timeout_s` of falling idle, a wait is bounded.
+- Each connection is a thread, and at most `max_connections` are open at once. A new connection beyond
+  that takes the place of the one that has waited longest for a request head (an idle keep-alive client,
+  or one slow to send its head), which is closed. When every connection is busy with a request, the new
+  one waits in the kernel's listen queue (it is not refused) until one closes; as a request must arrive
+  within `read_timeout_s`, that wait is bounded.
 - A connection may sit idle for `read_timeout_s` between requests, and a request, once its first byte has
   come, must arrive whole (line, headers, body) within `read_timeout_s`; otherwise the connection is
   closed (a late body gets a 408 first). Each write of an answer must make progress within the same time.
-- SIGTERM (or SIGINT) stops accepting, closes idle keep-alive connections and those whose request head
-  has not arrived whole at once (what came of such a head gets a 503), lets requests already under way
-  finish (their answers say `Connection: close`) for up to `drain_s`, closes whatever is left, and returns.
+- SIGTERM (or SIGINT) stops accepting, closes at once the connections waiting for a request head (idle
+  keep-alive ones included), lets requests already under way finish (their answers say
+  `Connection: close`) for up to `drain_s`, closes whatever is left, and returns.
 A client that goes away mid-answer is logged at debug level, never with a traceback.
 """
 
@@ -265,7 +267,8 @@ class _Writer(io.BufferedIOBase):
 
 
 class _Server(ThreadingHTTPServer):
-    """A thread per connection, at most `max_connections` of them; knows which are idle so that a stop closes them."""
+    """A thread per connection, at most `max_connections` of them; knows which wait for a request head, so that a
+    stop or a newcomer may end them."""
 
     # The standard library listens with a backlog of 5: a burst of new clients on a busy machine overflows
     # it and the kernel resets their connections (seen with 50 clients while the CPUs were loaded).
@@ -289,12 +292,17 @@ class _Server(ThreadingHTTPServer):
         self._slots = threading.BoundedSemaphore(settings.max_connections)
         self._lock = threading.Condition()
         self._open: set[socket.socket] = set()
-        self._idle: set[socket.socket] = set()
+        # Connections waiting for a request head, and since when; those a stop or a newcomer has ended.
+        self._idle: dict[socket.socket, float] = {}
+        self._ended: set[socket.socket] = set()
         super().__init__((settings.host, settings.port), _Handler)
         self.batcher = MicroBatcher(classifier, settings.max_batch, settings.max_wait_ms)  # once the port is bound
 
     def process_request(self, request, client_address) -> None:
-        while not self._slots.acquire(timeout=0.1):  # every slot taken: this connection waits for one
+        while not self._slots.acquire(blocking=False):  # every slot taken: make room, or wait for some
+            self._end_longest_idle()
+            if self._slots.acquire(timeout=0.1):
+                break
             if self.stopping:
                 self.shutdown_request(request)
                 return
@@ -315,28 +323,42 @@ class _Server(ThreadingHTTPServer):
     def _forget(self, request) -> None:
         with self._lock:
             self._open.discard(request)
-            self._idle.discard(request)
+            self._idle.pop(request, None)
+            self._ended.discard(request)
             self._lock.notify_all()
         self._slots.release()
 
     def enter_idle(self, sock: socket.socket) -> bool:
-        """Mark a connection as waiting for its next request; False when the server is stopping."""
+        """Mark a connection as waiting for its next request head; False when the server is stopping."""
         with self._lock:
             if self.stopping:
                 return False
-            self._idle.add(sock)
+            self._idle[sock] = time.monotonic()
             return True
 
-    def leave_idle(self, sock: socket.socket) -> None:
+    def leave_idle(self, sock: socket.socket) -> bool:
+        """Mark a connection's request head as read; False if a stop or a newcomer has ended the connection."""
         with self._lock:
-            self._idle.discard(sock)
+            return self._idle.pop(sock, None) is not None
+
+    def _end(self, sock: socket.socket) -> None:
+        del self._idle[sock]
+        self._ended.add(sock)
+        _shut(sock, socket.SHUT_RD)  # its pending read returns end-of-file
+
+    def _end_longest_idle(self) -> None:
+        """Make room for a new connection: end the one that has waited longest for a request head, unless one
+        ended for that reason is still closing."""
+        with self._lock:
+            if self._idle and not self._ended:
+                self._end(min(self._idle, key=self._idle.__getitem__))
 
     def begin_stopping(self) -> None:
-        """Refuse new requests and end the wait of every idle connection."""
+        """Refuse new requests and end every connection still waiting for a request head."""
         with self._lock:
             self.stopping = True
-            for sock in self._idle:
-                _shut(sock, socket.SHUT_RD)  # its pending read returns end-of-file
+            for sock in list(self._idle):
+                self._end(sock)
 
     def shutdown(self) -> None:
         self.begin_stopping()
@@ -433,25 +455,31 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_head(self) -> bool:
         """Wait for the next request and read its line and headers; False when there is none to answer.
 
-        Until its head is read the connection counts as idle: a stop ends the wait.
+        Until its head is read the connection counts as idle: a stop, or a new connection when every slot is
+        taken, may end it (what came of the head is dropped).
         """
         if not self.server.enter_idle(self.connection):
             return False
         try:
-            self._reader.deadline = time.monotonic() + self.server.settings.read_timeout_s
-            if not self.rfile.peek(1):  # the client closed the connection
-                return False
-            self._reader.deadline = time.monotonic() + self.server.settings.read_timeout_s
-            self.raw_requestline = self.rfile.readline(65537)
-            if len(self.raw_requestline) > 65536:
-                self.request_version = "HTTP/1.1"
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, "request line over 65536 bytes")
-                return False
-            if not self.raw_requestline.endswith(b"\n"):  # the client stopped mid-line
-                return False
-            return self.parse_request()  # False: it has answered
+            complete = self._read_request_head()
         finally:
-            self.server.leave_idle(self.connection)
+            ended = not self.server.leave_idle(self.connection)
+        return complete and not ended
+
+    def _read_request_head(self) -> bool:
+        """The next request's line and headers, parsed; False if none came whole (or it was answered)."""
+        self._reader.deadline = time.monotonic() + self.server.settings.read_timeout_s
+        if not self.rfile.peek(1):  # the client closed the connection
+            return False
+        self._reader.deadline = time.monotonic() + self.server.settings.read_timeout_s
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.request_version = "HTTP/1.1"
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, "request line over 65536 bytes")
+            return False
+        if not self.raw_requestline.endswith(b"\n"):  # the client stopped mid-line
+            return False
+        return self.parse_request()  # False: it has answered
 
     def _answer(self) -> None:
         self._responded = False
