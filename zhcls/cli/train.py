@@ -21,9 +21,20 @@ from zhcls.errors import require
 
 
 @cli.command()
-@click.option("--model", default=None, help="Pretrained encoder: a hub id (bert-base-chinese) or a directory.")
+@click.option(
+    "--model",
+    default=None,
+    help="Pretrained encoder: a built-in name (zhcls models), a hub id (bert-base-chinese) or a directory.",
+)
 @click.option("--preset", default=None, help="Start from random weights of a named shape (tiny, mini, small, ...).")
 @click.option("--tokenizer", default=None, help="Tokenizer directory or hub id (default: the model's).")
+@click.option(
+    "--pooling",
+    default=None,
+    type=click.Choice(["cls", "mean"]),
+    help="Classification head: cls (BERT's pooler over the first token) or mean (the average of all tokens, for "
+    "encoders trained that way such as multilingual-e5-small). Default: the checkpoint's own (cls for BERT).",
+)
 @data_options
 @loop_options(lr=5e-5)
 @truncation_option

@@ -46,12 +46,15 @@ class DistillConfig:
     """Teacher, student, transfer data, losses and schedule of a distillation run.
 
     `truncation` None reads texts as the teacher was trained to (the default policy for a teacher without a record).
+    The student may have a tokenizer of its own (`student_tokenizer`, or a student directory's own): the soft
+    labels are the teacher's reading of each text, whatever the student's pieces.
     """
 
     teacher: str
     student: str
     output: Path
     data: DataSpec
+    student_tokenizer: str | None = None  # None: the student directory's own tokenizer, else the teacher's
     init_from_teacher: tuple[int, ...] | None = None
     weights: LossWeights = field(default_factory=LossWeights)
     temperature: float = 1.0  # of the soft-label loss
@@ -84,6 +87,11 @@ class DistillConfig:
             raise UserError("--augment needs --augment-mlm DIR (a masked-language model with the same tokenizer)")
         if self.intermediate_epochs < 1:
             raise UserError("--intermediate-epochs must be at least 1")
+        if self.student_tokenizer is not None and self.init_from_teacher:
+            raise UserError(
+                "--init-from-teacher copies the teacher's embeddings: it keeps the teacher's tokenizer, "
+                "drop --student-tokenizer"
+            )
         self._check_extra_teachers()
         check_truncation(self.truncation)
         window = self.teacher_inputs.max_length

@@ -34,7 +34,8 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     """Distill the teacher into the student; publish the student directory with metrics.json."""
     from accelerate.utils import set_seed
 
-    from zhcls.distill.students import build_student
+    from zhcls.distill.students import build_student, student_tokenizer_source
+    from zhcls.models import load_tokenizer
 
     run = RunDir(config.output)
     stage1 = RunDir(config.output.parent / f".{config.output.name}.stage1")
@@ -44,9 +45,21 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     splits = load_splits(config.data)
     attention = "eager" if config.weights.attention else None  # attention maps are returned by the eager kernel only
     teacher, tokenizer = _load_teacher(config, splits, attention)
+    student_source = student_tokenizer_source(config)
+    student_tokenizer = tokenizer if student_source == config.teacher else load_tokenizer(student_source)
+    if config.weights.intermediate and student_tokenizer.get_vocab() != tokenizer.get_vocab():
+        raise UserError(
+            "intermediate losses compare the two models token by token and need one tokenizer; the student's "
+            f"({student_source}) differs from the teacher's: use logit distillation only (--soft-weight/--hard-weight)"
+        )
     set_seed(config.loop.seed)
     student = build_student(
-        teacher, config.student, init_from_teacher=config.init_from_teacher, attn_implementation=attention
+        teacher,
+        config.student,
+        vocab_size=len(student_tokenizer),
+        pad_token_id=student_tokenizer.pad_token_id,
+        init_from_teacher=config.init_from_teacher,
+        attn_implementation=attention,
     )
     mapping = parse_map(config.layer_map, student.config.num_hidden_layers, teacher.config.num_hidden_layers)
     w = config.weights
@@ -57,7 +70,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     transfer = transfer_texts(config, splits, run)
     # Soft labels are computed once, each teacher reading texts its own way (the student may read more).
     soft, mixture = soft_targets(config, teacher, tokenizer, transfer, splits, run)
-    common = _fit_arguments(config, tokenizer, transfer, soft)
+    common = _fit_arguments(config, student_tokenizer, transfer, soft)
     if config.schedule == "two-stage":
         intermediate_only = DistillModule(student, teacher, matches, replace(w, soft=0.0, hard=0.0))
         student = _intermediate_stage(config, intermediate_only, stage1, resume=resume, **common)
@@ -68,7 +81,7 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
 
     def evaluate(current: DistillModule) -> dict:
         scores = evaluate_classifier(
-            current.student, tokenizer, splits.dev, splits.labels, config.inputs, config.eval_batch_size
+            current.student, student_tokenizer, splits.dev, splits.labels, config.inputs, config.eval_batch_size
         )
         return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
@@ -84,7 +97,8 @@ def distill(config: DistillConfig, *, resume: bool = False, overwrite: bool = Fa
     )
     if not result.is_main_process:
         return {}
-    metrics = _metrics(config, teacher, tokenizer, splits, run, result, transfer, mixture, matches)
+    tokenizers = (tokenizer, student_tokenizer)
+    metrics = _metrics(config, teacher, tokenizers, splits, run, result, transfer, mixture, matches)
     run.publish_best({"distill_config.json": config.to_dict(), "metrics.json": metrics})
     shutil.rmtree(stage1.output, ignore_errors=True)
     log.info(
@@ -113,7 +127,7 @@ def _load_teacher(config: DistillConfig, splits: DatasetSplits, attention: str |
 
 def _fit_arguments(config: DistillConfig, tokenizer: Any, transfer: TransferSet, soft: torch.Tensor) -> dict:
     """What both stages give the training loop: text lengths, batches with gold and soft labels, the loss, and how
-    the best student is saved."""
+    the best student is saved (with `tokenizer`, the student's)."""
     from transformers import DataCollatorWithPadding
 
     from zhcls.models import encode_texts, save_tokenizer
@@ -168,7 +182,7 @@ def _size_bytes(folder: Path) -> int:
 def _metrics(
     config: DistillConfig,
     teacher: Any,
-    tokenizer: Any,
+    tokenizers: tuple[Any, Any],
     splits: DatasetSplits,
     run: RunDir,
     result: FitResult,
@@ -176,13 +190,14 @@ def _metrics(
     mixture: dict | None,
     matches: list[LayerMatch],
 ) -> dict:
-    """The best student against its teacher on dev and test, with what made it (metrics.json)."""
+    """The best student against its teacher on dev and test, each reading with its own tokenizer (`tokenizers`:
+    the teacher's, the student's), with what made it (metrics.json)."""
     from zhcls.machine import machine_info
     from zhcls.models import load_classifier
 
     best = load_classifier(run.best)
 
-    def scores(model: Any, inputs: InputSettings) -> dict:
+    def scores(model: Any, tokenizer: Any, inputs: InputSettings) -> dict:
         return {
             split: evaluate_classifier(
                 model, tokenizer, splits.split(split), splits.labels, inputs, config.eval_batch_size
@@ -190,7 +205,8 @@ def _metrics(
             for split in ("dev", "test")
         }
 
-    teacher_scores, student_scores = scores(teacher, config.teacher_inputs), scores(best, config.inputs)
+    teacher_scores = scores(teacher, tokenizers[0], config.teacher_inputs)
+    student_scores = scores(best, tokenizers[1], config.inputs)
     teacher_params = sum(p.numel() for p in teacher.parameters())
     student_params = sum(p.numel() for p in best.parameters())
     return {

@@ -58,26 +58,40 @@ def student_from_teacher_layers(teacher: Any, layers: Sequence[int], **load_opti
     return student
 
 
+def student_tokenizer_source(config: Any) -> str:
+    """Where the student's tokenizer comes from: --student-tokenizer, a student directory's own, or the teacher."""
+    if config.student_tokenizer:
+        return config.student_tokenizer
+    if not config.init_from_teacher and (Path(config.student) / "tokenizer.json").exists():
+        return config.student
+    return config.teacher
+
+
 def build_student(
     teacher: Any,
     student: str,
     *,
+    vocab_size: int | None = None,
+    pad_token_id: int | None = None,
     init_from_teacher: Sequence[int] | None = None,
     attn_implementation: str | None = None,
 ) -> Any:
-    """A student for `teacher`: a preset name, a model directory, or teacher layers (`init_from_teacher`)."""
+    """A student for `teacher` reading a vocabulary of `vocab_size` pieces (default: the teacher's): a preset name,
+    a model directory, or teacher layers (`init_from_teacher`)."""
     from transformers import AutoModelForSequenceClassification, BertConfig
 
     extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     if init_from_teacher:
         return student_from_teacher_layers(teacher, init_from_teacher, **extra)
     labels = model_labels(teacher)
+    vocab_size = vocab_size or teacher.config.vocab_size
     if student in PRESETS:
         config = BertConfig(
-            vocab_size=teacher.config.vocab_size,
+            vocab_size=vocab_size,
             max_position_embeddings=teacher.config.max_position_embeddings,
             type_vocab_size=getattr(teacher.config, "type_vocab_size", 2),
             num_labels=len(labels),
+            pad_token_id=0 if pad_token_id is None else pad_token_id,
             **PRESETS[student],
             **label_maps(labels),
         )
@@ -87,9 +101,9 @@ def build_student(
     model = AutoModelForSequenceClassification.from_pretrained(
         student, num_labels=len(labels), ignore_mismatched_sizes=True, **label_maps(labels), **extra
     )
-    if model.config.vocab_size != teacher.config.vocab_size:
+    if model.config.vocab_size < vocab_size:
         raise UserError(
-            f"--student {student} has a vocabulary of {model.config.vocab_size}, the teacher "
-            f"{teacher.config.vocab_size}: student and teacher must share the tokenizer"
+            f"--student {student} has a vocabulary of {model.config.vocab_size}, its tokenizer {vocab_size} pieces: "
+            "give the student's own tokenizer (--student-tokenizer) or a student made for the teacher's"
         )
     return model

@@ -222,6 +222,11 @@ def _build(
         truncation=inputs.truncation,
         input_names=input_names,
         precision=config.precision,
+        special_tokens={
+            "cls": tokenizer.cls_token_id,
+            "sep": tokenizer.sep_token_id,
+            "pad": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        },
         source_model_sha256=weights_sha256(model_dir),
         zhcls_version=zhcls.__version__,
         quantization=quantization,

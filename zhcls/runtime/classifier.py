@@ -76,6 +76,19 @@ def session_providers(device: str, available: set[str], manifest: Manifest, batc
     return providers
 
 
+def special_token_ids(manifest: Manifest, tokenizer) -> tuple[int, int, int]:
+    """The ids put before and after a text and padded with: the manifest's, or for an export that predates them,
+    the ones the tokenizer's own template puts around a text (padding is masked out, so id 0 serves)."""
+    if manifest.special_tokens:
+        return manifest.special_tokens["cls"], manifest.special_tokens["sep"], manifest.special_tokens["pad"]
+    around = tokenizer.encode("", add_special_tokens=True).ids
+    if len(around) != 2:
+        raise ManifestError(
+            f"{manifest.tokenizer_file}: no special_tokens in the manifest and no [first, last] template"
+        )
+    return around[0], around[1], 0
+
+
 class Classifier:
     """A text classifier exported by `zhcls export`; safe to share between threads."""
 
@@ -102,9 +115,7 @@ class Classifier:
         self._session = session
         self._tokenizer = tokenizer
         self._inputs = [i.name for i in session.get_inputs()]
-        self._cls = tokenizer.token_to_id("[CLS]")
-        self._sep = tokenizer.token_to_id("[SEP]")
-        self._pad = tokenizer.token_to_id("[PAD]") or 0
+        self._cls, self._sep, self._pad = special_token_ids(manifest, tokenizer)
 
     @classmethod
     def load(
@@ -168,7 +179,7 @@ class Classifier:
         return cls(folder, manifest, session, tokenizer, truncation, batch_size, gpu_length_multiple(device))
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with [CLS]/[SEP], cut to max_length by the truncation policy."""
+        """Token ids between the model's first and last special tokens, cut to max_length by the truncation policy."""
         budget = self.max_length - 2
         clipped = [clip_text(text, self.max_length, self.truncation) for text in texts]
         try:

@@ -21,7 +21,10 @@ REQUIRED = ("labels", "max_length", "input_names", "precision")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 # [CLS], [SEP] and one token at the least; past 8192 no encoder here has position embeddings.
 MAX_LENGTH_RANGE = (3, 8192)
-DICT_FIELDS = ("quantization", "fusion", "parity", "exported_on", "extras")
+DICT_FIELDS = ("special_tokens", "quantization", "fusion", "parity", "exported_on", "extras")
+# The token ids the runtime puts around a text and pads with: the tokenizer family's own ([CLS]/[SEP]/[PAD] for
+# WordPiece BERT, <s>/</s>/<pad> for SentencePiece models), read from the manifest, never guessed from strings.
+SPECIAL_TOKENS = ("cls", "sep", "pad")
 
 
 class ManifestError(ValueError):
@@ -92,6 +95,13 @@ def field_problems(manifest: Manifest) -> list[str]:
     for name in DICT_FIELDS:
         if not isinstance(getattr(manifest, name), dict):
             bad(name, "must be a JSON object")
+    specials = manifest.special_tokens
+    if (
+        isinstance(specials, dict)
+        and specials
+        and (set(specials) != set(SPECIAL_TOKENS) or not all(_is_int(v) and v >= 0 for v in specials.values()))
+    ):
+        bad("special_tokens", f"must map {', '.join(SPECIAL_TOKENS)} to token ids")
     return problems
 
 
@@ -106,6 +116,7 @@ class Manifest:
     truncation: str = "head"  # which tokens of a long text the model was trained on
     model_file: str = "model.onnx"
     tokenizer_file: str = "tokenizer.json"
+    special_tokens: dict = field(default_factory=dict)  # cls, sep, pad ids; empty in exports of zhcls 0.1
     source_model_sha256: str = ""
     zhcls_version: str = ""
     format_version: int = FORMAT_VERSION

@@ -11,6 +11,7 @@ from zhcls.atomic import RunDir
 from zhcls.data import DatasetSplits, DataSpec, load_splits
 from zhcls.errors import UserError
 from zhcls.evaluation import evaluate_classifier
+from zhcls.heads import POOLINGS
 from zhcls.machine import machine_info
 from zhcls.models import InputSettings
 from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, check_truncation
@@ -28,12 +29,15 @@ class TrainConfig:
     model: str | None = None
     preset: str | None = None
     tokenizer: str | None = None
+    pooling: str | None = None  # the classification head: "cls", "mean", or None for the checkpoint's own
     max_length: int = DEFAULT_MAX_LENGTH
     truncation: str = DEFAULT_TRUNCATION
     eval_batch_size: int = 64
     loop: LoopSettings = field(default_factory=LoopSettings)
 
     def __post_init__(self) -> None:
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise UserError(f"--pooling must be one of {', '.join(POOLINGS)}")
         if (self.model is None) == (self.preset is None):
             raise UserError("give exactly one of --model (pretrained, hub id or directory) or --preset (random init)")
         if self.preset is not None and self.tokenizer is None:
@@ -70,7 +74,9 @@ def train_classifier(
     labels = splits.labels
     tokenizer = load_tokenizer(config.tokenizer or config.model)
     set_seed(config.loop.seed)  # the freshly initialized weights (head, or all with --preset) depend on it
-    model = build_classifier(labels, model=config.model, preset=config.preset, vocab_size=len(tokenizer))
+    model = build_classifier(
+        labels, model=config.model, preset=config.preset, vocab_size=len(tokenizer), pooling=config.pooling
+    )
 
     label_ids = {label: i for i, label in enumerate(labels)}
     encoded = encode_texts(tokenizer, splits.train.texts, config.inputs)
