@@ -17,7 +17,7 @@ import numpy as np
 from zhcls.errors import UserError, require
 from zhcls.heads import MEAN_MODEL_TYPE, pooling_of, register_heads, with_pooling
 from zhcls.pretrained.builtin import resolve_builtin
-from zhcls.runtime.truncation import TRUNCATION, clip_text, cut_ids
+from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH, DEFAULT_TRUNCATION, check_truncation, clip_text, cut_ids
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,8 @@ def model_labels(model: Any) -> list[str]:
 class InputSettings:
     """How a model's texts become token ids: the window and which tokens of a longer text it keeps."""
 
-    max_length: int = 128
-    truncation: str = "head"
+    max_length: int = DEFAULT_MAX_LENGTH
+    truncation: str = DEFAULT_TRUNCATION
 
     def __post_init__(self) -> None:
         check_truncation(self.truncation)
@@ -218,18 +218,15 @@ class InputSettings:
     def from_config(cls, record: dict | None, max_length: int | None = None) -> InputSettings:
         """The settings a train/distill config records (the defaults without one); `max_length` overrides."""
         record = record or {}
-        return cls(max_length or int(record.get("max_length", 128)), record.get("truncation", "head"))
+        return cls(
+            max_length or int(record.get("max_length", DEFAULT_MAX_LENGTH)),
+            record.get("truncation", DEFAULT_TRUNCATION),
+        )
 
     @classmethod
     def recorded(cls, model_dir: str | Path, max_length: int | None = None) -> InputSettings:
         """The settings a model directory was trained or distilled with; `max_length` overrides."""
         return cls.from_config(recorded_config(model_dir), max_length)
-
-
-def check_truncation(policy: str) -> None:
-    """A one-line error for a truncation policy that is not one of TRUNCATION."""
-    if policy not in TRUNCATION:
-        raise UserError(f"truncation '{policy}' must be one of {', '.join(TRUNCATION)}")
 
 
 def recorded_config(model_dir: str | Path) -> dict | None:

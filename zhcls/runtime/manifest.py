@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from zhcls.runtime.truncation import TRUNCATION
+from zhcls.runtime.truncation import DEFAULT_TRUNCATION, TRUNCATION
 
 MANIFEST = "zhcls.json"
 FORMAT_VERSION = 1
@@ -113,7 +113,7 @@ class Manifest:
     max_length: int
     input_names: list[str]
     precision: str
-    truncation: str = "head"  # which tokens of a long text the model was trained on
+    truncation: str = DEFAULT_TRUNCATION  # which tokens of a long text the model was trained on
     model_file: str = "model.onnx"
     tokenizer_file: str = "tokenizer.json"
     special_tokens: dict = field(default_factory=dict)  # cls, sep, pad ids; empty in exports of zhcls 0.1
