@@ -111,3 +111,22 @@ def test_models_command_lists_the_builtins(run_cli):
     code, out, _ = run_cli("models")
     assert code == 0
     assert "multilingual-e5-small" in out and "intfloat/multilingual-e5-small" in out and "offline" in out
+
+
+def test_layers_keeps_the_bottom_layers_exactly(unigram_encoder_dir, tmp_path):
+    from transformers import AutoModel
+
+    report = prune_vocabulary(str(unigram_encoder_dir), TEXTS, tmp_path / "one", layers=1)
+    assert report.layers == 1
+    full, cut = (
+        AutoModel.from_pretrained(unigram_encoder_dir).eval(),
+        AutoModel.from_pretrained(tmp_path / "one").eval(),
+    )
+    assert cut.config.num_hidden_layers == 1
+    ids = load_tokenizer(unigram_encoder_dir)(TEXTS[0], return_tensors="pt")
+    cut_ids = load_tokenizer(tmp_path / "one")(TEXTS[0], return_tensors="pt")
+    with torch.inference_mode():
+        expected = full(**ids, output_hidden_states=True).hidden_states[1]
+        np.testing.assert_allclose(cut(**cut_ids).last_hidden_state.numpy(), expected.numpy(), atol=1e-6)
+    with pytest.raises(UserError, match="the model has 2"):
+        prune_vocabulary(str(unigram_encoder_dir), TEXTS, tmp_path / "three", layers=3)

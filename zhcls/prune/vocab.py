@@ -41,12 +41,14 @@ class PruneReport:
     kept_top: int
     texts: int
     tokenizer_model: str
+    layers: int | None = None
 
     def summary(self) -> str:
         """One line for the command's output."""
+        kept_layers = f"{self.layers} layers kept; " if self.layers is not None else ""
         return (
-            f"vocabulary {self.vocab_before:,} -> {self.vocab_after:,} pieces ({self.pieces_seen:,} seen in "
-            f"{self.texts:,} texts, top {self.kept_top:,} kept); parameters {self.parameters_before / 1e6:.1f} M -> "
+            f"{kept_layers}vocabulary {self.vocab_before:,} -> {self.vocab_after:,} pieces "
+            f"({self.pieces_seen:,} seen in {self.texts:,} texts, top {self.kept_top:,} kept); parameters {self.parameters_before / 1e6:.1f} M -> "
             f"{self.parameters_after / 1e6:.1f} M"
         )
 
@@ -126,6 +128,21 @@ def pruned_tokenizer_spec(spec: dict, keep: list[int]) -> dict:
     return spec
 
 
+def bottom_layers(state: dict[str, np.ndarray], config: dict, layers: int) -> dict[str, np.ndarray]:
+    """The weights without transformer layers `layers` and above (a pooler and head stay); `config` updated.
+
+    Of a pretrained encoder, the bottom layers are the ones to keep: dropping the top ones costs the least
+    accuracy after fine-tuning (Sajjad et al., "On the Effect of Dropping Layers of Pre-trained Transformer
+    Models", 2023).
+    """
+    depth = int(config["num_hidden_layers"])
+    if layers > depth:
+        raise UserError(f"--layers {layers}: the model has {depth}")
+    config["num_hidden_layers"] = layers
+    dropped = re.compile(r"encoder\.layer\.(\d+)\.")
+    return {name: value for name, value in state.items() if not (m := dropped.search(name)) or int(m[1]) < layers}
+
+
 def _model_files(source: str) -> Path:
     """A local directory holding `source`'s config and safetensors weights (a hub id is downloaded)."""
     from zhcls.models import hub_options, load_error
@@ -142,9 +159,12 @@ def _model_files(source: str) -> Path:
         raise load_error("model", source, exc) from None
 
 
-def prune_vocabulary(source: str, texts: Iterable[str], output: str | Path, keep_top: int = 0) -> PruneReport:
+def prune_vocabulary(
+    source: str, texts: Iterable[str], output: str | Path, keep_top: int = 0, layers: int | None = None
+) -> PruneReport:
     """Write `output`: the model at `source` (directory, hub id or built-in name) with only the pieces `texts`
-    use (plus the `keep_top` best of the tokenizer's own), its config, weights and tokenizer rewritten."""
+    use (plus the `keep_top` best of the tokenizer's own), its config, weights and tokenizer rewritten; with
+    `layers`, only its bottom `layers` transformer layers kept as well."""
     from safetensors.numpy import load_file, save_file
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
@@ -154,6 +174,8 @@ def prune_vocabulary(source: str, texts: Iterable[str], output: str | Path, keep
 
     if keep_top < 0:
         raise UserError("--keep-top must be 0 or more")
+    if layers is not None and layers < 1:
+        raise UserError("--layers must be at least 1")
     output = Path(output)
     if output.exists():
         raise UserError(f"{output} exists; give a new --output directory")
@@ -190,6 +212,8 @@ def prune_vocabulary(source: str, texts: Iterable[str], output: str | Path, keep
     for name, value in state.items():
         if VOCAB_ROWS.search(name) and value.shape[0] == vocab_rows:
             state[name] = np.ascontiguousarray(value[index])
+    if layers is not None:
+        state = bottom_layers(state, config, layers)
     new_id = {old: new for new, old in enumerate(keep)}
     config["vocab_size"] = len(keep)
     for key in ("pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "cls_token_id"):
@@ -219,6 +243,7 @@ def prune_vocabulary(source: str, texts: Iterable[str], output: str | Path, keep
         kept_top=keep_top,
         texts=text_count,
         tokenizer_model=spec["model"]["type"],
+        layers=config["num_hidden_layers"] if layers is not None else None,
     )
     (staged / "prune_vocab.json").write_text(
         json.dumps({"source": str(source), **asdict(report)}, indent=2) + "\n", encoding="utf-8"
