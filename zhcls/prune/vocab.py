@@ -48,8 +48,8 @@ class PruneReport:
         kept_layers = f"{self.layers} layers kept; " if self.layers is not None else ""
         return (
             f"{kept_layers}vocabulary {self.vocab_before:,} -> {self.vocab_after:,} pieces "
-            f"({self.pieces_seen:,} seen in {self.texts:,} texts, top {self.kept_top:,} kept); parameters {self.parameters_before / 1e6:.1f} M -> "
-            f"{self.parameters_after / 1e6:.1f} M"
+            f"({self.pieces_seen:,} seen in {self.texts:,} texts, top {self.kept_top:,} kept); "
+            f"parameters {self.parameters_before / 1e6:.1f} M -> {self.parameters_after / 1e6:.1f} M"
         )
 
 
