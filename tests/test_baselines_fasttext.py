@@ -180,3 +180,17 @@ def test_a_contender_name_says_how_its_fasttext_was_chosen(tmp_path, saved, seco
 
     (tmp_path / "metrics.json").write_text(json.dumps(saved), encoding="utf-8")
     assert how_tuned(tmp_path, seconds) == said
+
+
+def test_under_a_roomy_cap_the_recipe_gets_a_hash_table_that_fits(run_cli, synthetic_csv, tmp_path):
+    from zhcls.baselines.fasttext import capped_recipe
+
+    assert capped_recipe("100M")["bucket"] == 200_000 and capped_recipe("200K") is None
+    code, _, err = run_cli(
+        *("baseline", "--kind", "fasttext", "--autotune-seconds", "5", "--max-size", "20M"),
+        *("--data", synthetic_csv, "--output", tmp_path / "capped"),
+    )
+    assert code == 0, err
+    assert (tmp_path / "capped" / "fasttext.bin").stat().st_size <= 20_000_000
+    metrics = json.loads((tmp_path / "capped" / "metrics.json").read_text(encoding="utf-8"))
+    assert list(metrics["dev_accuracy_of_candidates"]) == ["autotune", "tutorial recipe"]

@@ -9,6 +9,7 @@ dev is kept. The model is fastText's own `.bin` format.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from zhcls.data import DatasetSplits
 from zhcls.data.words import words_without_space
 from zhcls.errors import UserError, require
 from zhcls.runtime.cpu import usable_cores
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "fasttext.bin"
 # fastText's default vector size. Left to autotune, it is searched up to 1,000 with up to 10 M hash rows: a
@@ -69,6 +72,21 @@ AUTOTUNE_ATTEMPTS = 3
 # 2 M hash rows × 100 dimensions make it 816 MB there (200 k rows, 92 MB, scored 0.829, and 0.867-0.876 against
 # 0.875-0.883 on ChnSentiCorp; the stronger baseline is kept).
 TUTORIAL_RECIPE = {"epoch": 25, "lr": 1.0, "wordNgrams": 2}
+# Under a size cap the recipe keeps to it by its hash rows: a row is DIMENSIONS float32s, and the words of the
+# vocabulary take rows too, so the table gets this share of the cap.
+CAPPED_RECIPE_SHARE = 0.8
+SIZE_UNITS = {"": 1, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
+
+
+def size_in_bytes(size: str) -> int:
+    """'100M' -> 100,000,000 (fastText's own reading of autotuneModelSize)."""
+    return int(size[:-1] if size[-1] in "KMG" else size) * SIZE_UNITS[size[-1] if size[-1] in "KMG" else ""]
+
+
+def capped_recipe(max_size: str) -> dict | None:
+    """The tutorial recipe with a hash table small enough for `max_size`, or None when a useful one cannot fit."""
+    rows = int(size_in_bytes(max_size) * CAPPED_RECIPE_SHARE / (4 * DIMENSIONS))
+    return {**TUTORIAL_RECIPE, "bucket": min(rows, 2_000_000)} if rows >= 10_000 else None
 
 
 def autotune_time_limit(autotune_seconds: int) -> float:
@@ -120,8 +138,9 @@ class FastTextBaseline:
         """Train with fastText's autotune, which scores each trial on the dev split, and with its tutorial recipe
         (`TUTORIAL_RECIPE`); keep the one more accurate on dev (autotune on a tie).
 
-        `max_size` ("2M", "500K") makes autotune search quantized models that fit that size too; the recipe,
-        unquantized, is then left out.
+        `max_size` ("2M", "500K") makes autotune search quantized models that fit that size too; the recipe then
+        gets a hash table sized to fit (`capped_recipe`), and is left out where none can, or where its file
+        still comes out larger.
         """
         require("fasttext", "bench")
         index = {label: i for i, label in enumerate(splits.labels)}
@@ -139,16 +158,23 @@ class FastTextBaseline:
             # dim is set by hand, so autotune keeps it (see DIMENSIONS). Only autotune can hang: the recipe's
             # training has no time limit.
             candidates = {"autotune": (autotune, autotune_time_limit(autotune_seconds))}
-            if max_size is None:
-                candidates["tutorial recipe"] = (TUTORIAL_RECIPE, None)
+            recipe = TUTORIAL_RECIPE if max_size is None else capped_recipe(max_size)
+            if recipe is not None:
+                candidates["tutorial recipe"] = (recipe, None)
             fitted, dev_accuracies, attempts = {}, {}, {}
             for number, (name, (settings, time_limit)) in enumerate(candidates.items()):
                 model_file, tuned_file = Path(tmp) / f"{number}.bin", Path(tmp) / f"{number}.json"
                 files = {"model_file": str(model_file), "tuned_file": str(tuned_file), "tuned_names": TUNED_SETTINGS}
                 attempts[name] = _train_in_child({**common, **settings, **files}, time_limit, what=name)
+                if max_size and model_file.stat().st_size > size_in_bytes(max_size):
+                    size = model_file.stat().st_size
+                    log.info("fastText's %s came out %d bytes, over %s: not kept", name, size, max_size)
+                    continue
                 hyperparameters = json.loads(tuned_file.read_text(encoding="utf-8"))
                 fitted[name] = cls(_load_model(model_file), list(splits.labels), hyperparameters)
                 dev_accuracies[name] = float((fitted[name].predict_ids(splits.dev.texts) == dev_gold).mean())
+        if not dev_accuracies:
+            raise UserError(f"no fastText model fit in --max-size {max_size}")
         kept = max(dev_accuracies, key=dev_accuracies.get)  # the first of equals: autotune
         baseline = fitted[kept]
         baseline.kept, baseline.autotune_attempts = kept, attempts["autotune"]
