@@ -17,7 +17,7 @@ def test_csv_with_bom_quotes_blank_lines_and_crlf(tmp_path):
     examples = read_examples(path)
     assert examples.texts == ["好,很好", '他说"差"\r\n多行', "干净"]
     assert examples.labels == ["1", "0", "1"]
-    assert examples.lines == [2, 5, 6]
+    assert examples.lines == [2, 4, 6]  # the line each row starts on
 
 
 def test_tsv_and_jsonl_with_auto_detected_columns(tmp_path):
@@ -104,3 +104,54 @@ def test_strict_reader_raises_user_error(tmp_path):
     with pytest.raises(UserError, match=r"a\.csv:2: empty text"):
         read_examples(path, strict=True)
     assert read_examples(path).skipped_empty == 1
+
+
+def _rows(n: int) -> list[str]:
+    return [f"第{i}条评论\t{i % 2}" for i in range(n)]
+
+
+def test_a_quote_that_swallows_rows_is_refused_with_its_line(tmp_path):
+    from zhcls.data.readers import stream_texts
+
+    tsv = tmp_path / "a.tsv"
+    lines = ["text\tlabel", *_rows(10)]
+    lines[4] = '"引号开头\t1'  # the quote never closes on its line: every row after it would become its text
+    tsv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"a\.tsv:5: a field that opens with a quote .* runs over lines 5-"):
+        read_examples(tsv)
+    with pytest.raises(UserError, match=r"a\.tsv:5: a field that opens with a quote"):
+        list(stream_texts(tsv))
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text('text,label\n好评,1\n"没关上的引号,1\n差评,0\n一般",0\n', encoding="utf-8")
+    with pytest.raises(UserError, match=r"a\.csv:3: a field that opens with a quote .* runs over lines 3-5"):
+        read_examples(csv_path)
+    with pytest.raises(UserError, match=r"a\.csv:3:"):
+        list(stream_texts(csv_path))
+    # A CSV text's own line breaks, quoted, stay one text.
+    csv_path.write_text('text,label\n"第一行\n第二行",1\n好评,0\n', encoding="utf-8")
+    assert read_examples(csv_path).texts == ["第一行\n第二行", "好评"]
+
+
+def test_every_reader_refuses_non_utf8_naming_the_line(tmp_path):
+    from zhcls.data.readers import read_texts, stream_texts
+
+    for suffix in (".txt", ".csv", ".jsonl"):
+        path = tmp_path / f"gbk{suffix}"
+        header = {".txt": "", ".csv": "text,label\n", ".jsonl": ""}[suffix]
+        body = '{"text": "好评", "label": 1}\n' if suffix == ".jsonl" else "好评,1\n"
+        path.write_bytes((header + body).encode("utf-8") + "差评,0\n".encode("gbk"))
+        line = 3 if suffix == ".csv" else 2
+        pattern = rf"gbk{suffix}:{line}: not valid UTF-8 \(byte 0x[0-9a-f]{{2}}\); save the file as UTF-8"
+        with pytest.raises(UserError, match=pattern):
+            list(stream_texts(path))
+        with pytest.raises(UserError, match=pattern):
+            read_texts(path)
+
+
+def test_a_streamed_row_with_too_few_fields_is_refused(tmp_path):
+    from zhcls.data.readers import stream_texts
+
+    path = tmp_path / "a.csv"
+    path.write_text("text,label\n好,1\n差\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"a\.csv:3: 1 fields, the header has 2"):
+        list(stream_texts(path))

@@ -100,3 +100,35 @@ def test_split_command_reports_what_the_extra_data_added(tmp_path, run_cli):
     code, out, _ = run_cli("split", "--data", main, "--extra-train", extra)
     assert code == 0 and "train 100, dev 10, test 10" in out
     assert f"extra training data {extra}: 20 added, 0 dev/test texts dropped, 0 already in train" in out
+
+
+def test_spellings_of_one_label_become_one_class_said_in_one_line(tmp_path, caplog):
+    import pytest
+
+    from zhcls.errors import UserError
+
+    rows = [(text, ["1", "1.0", "True", "0", "0.0", "False"][i % 6]) for i, (text, _) in enumerate(synthetic_rows(120))]
+    path = write_csv(tmp_path / "spellings.csv", rows)
+    with caplog.at_level("WARNING", logger="zhcls.data.splits"):
+        splits = load_splits(DataSpec(str(path)))
+    assert splits.labels == ["0", "1"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: label spellings of one class merged: 0.0, False → 0; 1.0, True → 1"
+    ]
+    mixed = write_csv(tmp_path / "mixed.csv", [(text, ["1", "1.0", "pos"][i % 3]) for i, (text, _) in enumerate(rows)])
+    with pytest.raises(UserError, match=r"labels mix spellings of one number \(1, 1.0\) with pos"):
+        load_splits(DataSpec(str(mixed)))
+    clean = write_csv(tmp_path / "clean.csv", [(text, ["True", "False"][i % 2]) for i, (text, _) in enumerate(rows)])
+    assert load_splits(DataSpec(str(clean))).labels == ["False", "True"]  # one spelling a class: left as written
+
+
+def test_split_ratios_must_be_finite_and_every_split_filled(tmp_path):
+    import pytest
+
+    from zhcls.errors import UserError
+
+    with pytest.raises(UserError, match="split ratios"):
+        SplitRatios.parse("nan,0.5,0.5")
+    path = write_csv(tmp_path / "five.csv", synthetic_rows(5))
+    with pytest.raises(UserError, match=r"five.csv: the dev split is empty \(5 distinct examples"):
+        load_splits(DataSpec(str(path)))

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from zhcls.data.readers import Examples, read_examples
 from zhcls.data.registry import REGISTRY
-from zhcls.data.splits import SplitRatios, check_labels, drop_duplicates, drop_texts_in, stratified_split
+from zhcls.data.splits import (
+    SplitRatios,
+    check_labels,
+    drop_duplicates,
+    drop_texts_in,
+    label_spellings,
+    stratified_split,
+)
 from zhcls.errors import UserError
 
 __all__ = [
@@ -102,6 +109,11 @@ def load_splits(spec: DataSpec) -> DatasetSplits:
     """Read the data named by `spec` and return leak-free train/dev/test splits."""
     main = _read(spec.data, spec)
     given = {name: _read(path, spec) for name, path in (("dev", spec.dev), ("test", spec.test)) if path}
+    extras = [_read(source, DataSpec(source)) for source in spec.extra_train]
+    read = [main, *given.values(), *extras]
+    spellings = label_spellings({label for examples in read for label in examples.labels}, spec.data)
+    for examples in read if spellings else ():
+        examples.labels = [spellings.get(label, label) for label in examples.labels]
     ratios = spec.ratios
     # A split given as its own file takes no share of the main file.
     train_share = ratios.train + sum(getattr(ratios, name) for name in given)
@@ -129,7 +141,14 @@ def load_splits(spec: DataSpec) -> DatasetSplits:
             log.info("%s: removed %d duplicate texts", spec.data, removed)
 
     labels = check_labels(splits["train"], {n: splits[n] for n in ("dev", "test")})
-    splits["train"], extra_counts = _add_extra_train(splits, spec, labels)
+    for name in ("dev", "test"):
+        if not len(splits[name]):
+            raise UserError(
+                f"{spec.data}: the {name} split is empty ({len(main)} distinct examples, split ratios "
+                f"{spec.ratios.train:g},{spec.ratios.dev:g},{spec.ratios.test:g}); a model is chosen on dev and "
+                f"scored on test: give more data, other --split-ratios or --{name} FILE"
+            )
+    splits["train"], extra_counts = _add_extra_train(splits, spec, labels, extras)
     info = {
         **spec.to_dict(),
         "sizes": {name: len(splits[name]) for name in ("train", "dev", "test")},
@@ -142,8 +161,11 @@ def load_splits(spec: DataSpec) -> DatasetSplits:
     return DatasetSplits(splits["train"], splits["dev"], splits["test"], labels, info)
 
 
-def _add_extra_train(splits: dict[str, Examples], spec: DataSpec, labels: list[str]) -> tuple[Examples, list[dict]]:
-    """The training split grown by every `spec.extra_train` source, none of whose texts is a dev or test text.
+def _add_extra_train(
+    splits: dict[str, Examples], spec: DataSpec, labels: list[str], extras: list[Examples]
+) -> tuple[Examples, list[dict]]:
+    """The training split grown by every `spec.extra_train` source (read as `extras`), none of whose texts is a dev
+    or test text.
 
     Data sets overlap (the same review can sit in two public collections), so an extra text that equals a
     dev or test text is dropped, and counted, before it can leak into training; one already in train is skipped.
@@ -155,8 +177,7 @@ def _add_extra_train(splits: dict[str, Examples], spec: DataSpec, labels: list[s
     seen = set(train.texts)
     texts, labels_out, lines = list(train.texts), list(train.labels), list(train.lines)
     counts = []
-    for source in spec.extra_train:
-        extra = _read(source, DataSpec(source))
+    for source, extra in zip(spec.extra_train, extras, strict=True):
         added = dropped = repeated = 0
         for text, label, line in zip(extra.texts, extra.labels, extra.lines, strict=True):
             if label not in labels:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from zhcls.errors import UserError
 
@@ -51,15 +52,22 @@ def clean_text(value: str) -> str:
     return value.replace(BOM, "").strip()
 
 
-def decode_utf8(data: bytes, source: str) -> str:
-    """Decode UTF-8 (a leading BOM allowed), naming the line of the first bad byte."""
+def decode_utf8(data: bytes, source: str, first_line: int = 1) -> str:
+    """Decode UTF-8 (a leading BOM allowed), naming the line of the first bad byte (`data` starting on
+    `first_line`)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = first_line + data[: exc.start].count(b"\n")
         raise UserError(
             f"{source}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         ) from None
+
+
+def utf8_lines(handle: IO[bytes], source: str) -> Iterator[str]:
+    """The lines of a binary stream decoded as UTF-8, line ends kept, read lazily; a bad byte names its line."""
+    for number, raw in enumerate(handle, start=1):
+        yield decode_utf8(raw, source, number)
 
 
 def read_text_file(path: Path) -> str:
@@ -90,15 +98,52 @@ def _pick_column(header: list[str], wanted: str | None, candidates: tuple[str, .
     )
 
 
-def _delimited_rows(text: str, delimiter: str, source: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _delimited_rows(lines: Iterable[str], delimiter: str, source: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows of CSV/TSV `lines` with the line each starts on."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    end = 0
     try:
         for row in reader:
+            start, end = end + 1, reader.line_num
             if not row or all(not cell.strip() for cell in row):
                 continue
-            yield reader.line_num, row
+            if end > start:
+                _check_line_breaks(row, delimiter, source, start, end)
+            yield start, row
     except csv.Error as exc:
         raise UserError(f"{source}:{reader.line_num}: malformed row ({exc})") from None
+
+
+def _check_line_breaks(row: list[str], delimiter: str, source: str, start: int, end: int) -> None:
+    """Refuse a row whose quoted field swallowed the rows after it: in a TSV, any field holding a line break; in a
+    CSV, one whose lines hold the delimiter (rows, not a text's own line breaks)."""
+    for cell in row:
+        lines = cell.splitlines()
+        if len(lines) > 1 and (delimiter == "\t" or any(delimiter in line for line in lines)):
+            raise UserError(
+                f'{source}:{start}: a field that opens with a quote (") runs over lines {start}-{end}, swallowing '
+                f'the rows there; close the quote, or write a quote inside a text as ""'
+            )
+
+
+def _table(lines: Iterable[str], delimiter: str, source: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header of a CSV/TSV and its rows after it, each checked to have the header's number of fields."""
+    rows = _delimited_rows(lines, delimiter, source)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise UserError(f"{source}: file is empty") from None
+
+    def checked() -> Iterator[tuple[int, list[str]]]:
+        for line, row in rows:
+            if len(row) != len(header):
+                raise UserError(
+                    f"{source}:{line}: {len(row)} fields, the header has {len(header)} "
+                    "(quote fields that contain the delimiter)"
+                )
+            yield line, row
+
+    return header, checked()
 
 
 def _jsonl_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict]]:
@@ -168,21 +213,12 @@ def read_examples(
                 raise UserError(f"{source}:{line}: missing key '{missing}'")
             add(record[text_key], record.get(label_key) if label_key else None, line)
     else:
-        rows = _delimited_rows(text, "," if fmt == "csv" else "\t", source)
-        try:
-            _, header = next(rows)
-        except StopIteration:
-            raise UserError(f"{path}: file is empty") from None
+        header, rows = _table(io.StringIO(text, newline=""), "," if fmt == "csv" else "\t", source)
         text_index = _pick_column(header, text_col, TEXT_COLUMNS, "text", source)
         label_index = None
         if require_labels or label_col:
             label_index = _pick_column(header, label_col, LABEL_COLUMNS, "label", source)
         for line, row in rows:
-            if len(row) != len(header):
-                raise UserError(
-                    f"{source}:{line}: {len(row)} fields, the header has {len(header)} "
-                    "(quote fields that contain the delimiter)"
-                )
             add(row[text_index], row[label_index] if label_index is not None else None, line)
 
     if not texts:
@@ -193,38 +229,44 @@ def read_examples(
 
 
 def stream_texts(path: str | Path, text_col: str | None = None) -> Iterator[str]:
-    """Texts of a .txt (one per line), .csv/.tsv or .jsonl file, or '-' for stdin lines, read lazily."""
+    """Texts of a .txt (one per line), .csv/.tsv or .jsonl file, or '-' for stdin lines, read lazily; the file is
+    checked as `read_examples` checks it (UTF-8, rows a quote swallowed, fields per row)."""
     import sys
 
     if str(path) == "-":
-        for line in sys.stdin:
+        for line in utf8_lines(sys.stdin.buffer, "<stdin>"):
             yield line.rstrip("\r\n")
         return
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, expected a text file")
     fmt = "txt" if path.suffix.lower() == ".txt" else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UserError(f"{path}: unknown format '{path.suffix}', expected .txt, .csv, .tsv or .jsonl")
-    with path.open(encoding="utf-8-sig", newline="" if fmt in ("csv", "tsv") else None) as handle:
-        try:
-            if fmt == "txt":
-                for line in handle:
-                    yield line.rstrip("\r\n")
-            elif fmt == "jsonl":
-                key = None
-                for _, record in _jsonl_rows(handle, str(path)):
-                    if key is None:
-                        key = list(record)[_pick_column(list(record), text_col, TEXT_COLUMNS, "text", str(path))]
-                    yield str(record.get(key, ""))
-            else:
-                reader = csv.reader(handle, delimiter="," if fmt == "csv" else "\t")
-                header = next(reader, None)
-                if header is None:
-                    return
-                index = _pick_column(header, text_col, TEXT_COLUMNS, "text", str(path))
-                for row in reader:
-                    if row:
-                        yield clean_text(row[index]) if index < len(row) else ""
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: not valid UTF-8; save the file as UTF-8") from None
+    source = str(path)
+    with path.open("rb") as handle:
+        lines = utf8_lines(handle, source)
+        if fmt == "txt":
+            for line in lines:
+                yield line.rstrip("\r\n")
+        elif fmt == "jsonl":
+            key = None
+            for _, record in _jsonl_rows(lines, source):
+                if key is None:
+                    key = list(record)[_pick_column(list(record), text_col, TEXT_COLUMNS, "text", source)]
+                yield str(record.get(key, ""))
+        else:
+            header, rows = _table(lines, "," if fmt == "csv" else "\t", source)
+            index = _pick_column(header, text_col, TEXT_COLUMNS, "text", source)
+            for _, row in rows:
+                yield clean_text(row[index])
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """The non-empty texts of a .txt file (one per line) or of a data file (its labels, if any, unused)."""
+    path = Path(path)
+    if path.suffix.lower() != ".txt":
+        return read_examples(path, require_labels=False).texts
+    return [text for line in stream_texts(path) if (text := clean_text(line))]

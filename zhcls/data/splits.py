@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,8 @@ class SplitRatios:
 
     def __post_init__(self) -> None:
         values = (self.train, self.dev, self.test)
-        if any(v < 0 for v in values) or self.train <= 0 or abs(sum(values) - 1) > 1e-6:
+        finite = all(math.isfinite(v) for v in values)
+        if not finite or any(v < 0 for v in values) or self.train <= 0 or abs(sum(values) - 1) > 1e-6:
             raise UserError(f"split ratios {values} must be non-negative, train > 0, and sum to 1 (e.g. 0.8,0.1,0.1)")
 
     @classmethod
@@ -48,6 +50,53 @@ def sort_labels(labels: set[str] | Sequence[str]) -> list[str]:
     if all(label.lstrip("-").isdigit() for label in unique):
         return sorted(unique, key=int)
     return sorted(unique)
+
+
+def _label_value(label: str) -> float | None:
+    """The number a label spells (true and false: 1 and 0), or None for a name."""
+    if label.lower() in ("true", "false"):
+        return float(label.lower() == "true")
+    try:
+        value = float(label)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def label_spellings(labels: Iterable[str], source: str) -> dict[str, str]:
+    """{spelling: class} for labels that spell one value several ways (1, 1.0 and True; 0 and False), said in one
+    line; empty when every class is spelled one way. Such spellings beside names, or true/false beside numbers
+    other than 0 and 1, have no one reading: an error."""
+    by_value: dict[float, set[str]] = defaultdict(set)
+    names = set()
+    for label in set(labels):
+        value = _label_value(label)
+        if value is None:
+            names.add(label)
+        else:
+            by_value[value].add(label)
+    merged = {value: spellings for value, spellings in by_value.items() if len(spellings) > 1}
+    if not merged:
+        return {}
+    booleans = {label for spellings in by_value.values() for label in spellings if label.lower() in ("true", "false")}
+    others = sorted(names) or sorted(
+        label for value, spellings in by_value.items() if booleans and value not in (0.0, 1.0) for label in spellings
+    )
+    if others:
+        raise UserError(
+            f"{source}: labels mix spellings of one number ({', '.join(sort_labels(set().union(*merged.values())))}) "
+            f"with {', '.join(others)}; write each class one way"
+        )
+    mapping = {}
+    for value, spellings in sorted(merged.items()):
+        name = str(int(value)) if value.is_integer() else repr(value)
+        mapping.update({spelling: name for spelling in spellings})
+    said = "; ".join(
+        f"{', '.join(sorted(s for s in spellings if s != mapping[s]))} → {mapping[next(iter(spellings))]}"
+        for _, spellings in sorted(merged.items())
+    )
+    log.warning("%s: label spellings of one class merged: %s", source, said)
+    return mapping
 
 
 def stratified_split(labels: Sequence[str], ratios: SplitRatios, seed: int) -> dict[str, list[int]]:
