@@ -234,3 +234,30 @@ def test_two_process_ddp_matches_single_process(tmp_path, tiny_encoder_dir, synt
     assert two["steps"] == one["steps"]
     assert abs(two["test"]["accuracy"] - one["test"]["accuracy"]) <= 0.07  # 2 of 30 texts
     assert abs(two["dev"]["accuracy"] - one["dev"]["accuracy"]) <= 0.07
+
+
+def test_a_non_finite_loss_stops_the_run_and_publishes_nothing(tmp_path):
+    import torch
+
+    from zhcls.atomic import RunDir
+    from zhcls.errors import UserError
+
+    run = RunDir(tmp_path / "model")
+    loop.start_run(run, resume=False)
+    losses = iter([0.5, float("nan")])
+    with pytest.raises(UserError, match=r"^train: the loss is nan at step 2 \(epoch 1\); training diverged and nothing"):
+        loop.fit(
+            torch.nn.Linear(2, 1),
+            lengths=[1] * 8,
+            collate=lambda indices, epoch: {"x": torch.ones(len(indices), 2)},
+            loss_fn=lambda model, batch: model(batch["x"]).sum() * 0 + next(losses),
+            evaluate=None,
+            metric="epoch",
+            save_best=lambda model, folder: None,
+            settings=loop.LoopSettings(epochs=1, batch_size=4, checkpoint_every=0),
+            run=run,
+        )
+    assert not run.output.exists()
+    for settings, message in (({"weight_decay": -0.1}, "--weight-decay must be 0 or more"), ({"seed": -1}, "--seed")):
+        with pytest.raises(UserError, match=message):
+            loop.LoopSettings(**settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -60,9 +61,11 @@ class LoopSettings:
             (self.grad_accum >= 1, "--grad-accum must be at least 1"),
             (self.batch_size >= self.grad_accum, "--batch-size must be at least --grad-accum"),
             (self.lr > 0, "--lr must be positive"),
+            (self.weight_decay >= 0, "--weight-decay must be 0 or more"),
             (0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1)"),
             (self.checkpoint_every >= 0, "--checkpoint-every must be 0 (epoch ends only) or more"),
             (self.patience >= 0, "--patience must be 0 (no early stopping) or more"),
+            (self.seed >= 0, "--seed must be 0 or more"),
             (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
             (self.minutes is None or self.minutes > 0, "--minutes must be positive"),
             (self.min_steps >= 0, "--min-steps must be 0 or more"),
@@ -304,6 +307,11 @@ def fit(
                     loss = loss_fn(model, batch) / settings.grad_accum
                     accelerator.backward(loss)
                 step_loss += loss.item()
+            if not math.isfinite(step_loss):
+                raise UserError(
+                    f"{desc}: the loss is {step_loss} at step {state.step + 1} (epoch {epoch + 1}); training diverged "
+                    f"and nothing was published: lower --lr (now {settings.lr:g}) or check the data"
+                )
             if settings.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
