@@ -34,3 +34,12 @@ def test_the_temperature_is_a_setting_of_the_run(tmp_path):
         _config(tmp_path, temperature=0.0)
     with pytest.raises(UserError, match="non-negative"):
         LossWeights(hard=-1.0)
+
+
+def test_unlabeled_text_that_is_not_utf8_is_refused_before_any_model_work(tmp_path):
+    unlabeled = tmp_path / "unlabeled.txt"
+    unlabeled.write_bytes("好评\n".encode() + "差评\n".encode("gbk"))
+    with pytest.raises(UserError, match=r"unlabeled.txt:2: not valid UTF-8 .*save the file as UTF-8"):
+        _config(tmp_path, unlabeled=str(unlabeled))
+    unlabeled.write_text("好评\n\n差评\n", encoding="utf-8")
+    assert _config(tmp_path, unlabeled=str(unlabeled)).unlabeled == str(unlabeled)

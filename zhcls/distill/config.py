@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from zhcls.data import DataSpec
+from zhcls.data.readers import read_texts
 from zhcls.distill.augment import AugmentSettings
 from zhcls.errors import UserError
 from zhcls.models import InputSettings, recorded_config
@@ -93,6 +94,8 @@ class DistillConfig:
                 "drop --student-tokenizer"
             )
         self._check_extra_teachers()
+        if self.unlabeled is not None:
+            read_texts(self.unlabeled)  # a file that does not read fails here, before any model work
         check_truncation(self.truncation)
         window = self.teacher_inputs.max_length
         if self.weights.intermediate and self.max_length > window:

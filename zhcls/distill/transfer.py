@@ -13,8 +13,8 @@ from pathlib import Path
 
 from zhcls.atomic import RunDir
 from zhcls.data import DatasetSplits
+from zhcls.data.readers import read_texts
 from zhcls.distill.config import DistillConfig
-from zhcls.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +55,13 @@ def transfer_texts(config: DistillConfig, splits: DatasetSplits, run: RunDir) ->
                 report[kind] += 1
 
     if config.unlabeled:
-        add(_unlabeled_texts(Path(config.unlabeled)), "unlabeled")
+        add(read_texts(Path(config.unlabeled)), "unlabeled")
     if config.augment is not None:
         rows = _augmented_rows(config, splits, run.work / "augmented.jsonl")
         add([row["text"] for row in rows], "augmented", [row["source"] for row in rows])
     if report["dropped_as_dev_or_test"]:
         log.info("transfer set: dropped %d texts that are dev or test texts", report["dropped_as_dev_or_test"])
     return TransferSet(texts, labels, sources, report)
-
-
-def _unlabeled_texts(path: Path) -> list[str]:
-    """The lines of a .txt file, or the texts of a data file (its labels, if any, unused)."""
-    from zhcls.data.readers import read_examples
-
-    if path.suffix != ".txt":
-        return read_examples(path, require_labels=False).texts
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        return [line.strip() for line in handle if line.strip()]
 
 
 def _augmented_rows(config: DistillConfig, splits: DatasetSplits, cache: Path) -> list[dict]:
