@@ -268,3 +268,15 @@ def test_parity_samples_the_split_across_its_labels():
     assert [examples.labels[int(text[1:])] for text in texts] == sampled
     assert parity_sample(examples, 100) == (texts, sampled)  # the same sample every time
     assert parity_sample(examples, 5000) == (examples.texts, examples.labels)
+
+
+def test_data_with_other_labels_than_the_model_is_refused(run_cli, tmp_path, trained_classifier):
+    from conftest import write_csv
+
+    other = write_csv(
+        tmp_path / "other.csv", [(text, "1" if label == "pos" else "0") for text, label in synthetic_rows(60)]
+    )
+    code, _, err = run_cli("export", trained_classifier, "--output", tmp_path / "out", "--data", other)
+    assert code == 2
+    assert err.strip().startswith(f"error: the labels of {other} (0, 1) differ from the model's (neg, pos)")
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.partial").exists()

@@ -211,3 +211,25 @@ def test_gpu_calls_are_padded_to_length_buckets_without_changing_a_score(exporte
     assert bucketed.predict_logits(texts) == pytest.approx(plain.predict_logits(texts), abs=1e-4)
     assert all(width % 32 == 0 or width == bucketed.max_length for width in widths)
     assert max(widths) == bucketed.max_length and min(widths) == 32
+
+
+@pytest.mark.parametrize("damage", ["no unknown token", "special tokens gone"])
+def test_a_tokenizer_without_its_special_tokens_fails_at_load_in_one_line(exported_classifier, tmp_path, damage):
+    import shutil
+
+    from zhcls.runtime import ManifestError
+
+    folder = tmp_path / "export"
+    shutil.copytree(exported_classifier, folder)
+    path = folder / "tokenizer.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if damage == "no unknown token":
+        del record["model"]["vocab"]["[UNK]"]
+        record["added_tokens"] = [token for token in record["added_tokens"] if token["content"] != "[UNK]"]
+        expected = r"tokenizer\.json: its unknown token \[UNK\] is not in its vocabulary"
+    else:
+        record["added_tokens"], record["post_processor"] = [], None
+        expected = r"tokenizer\.json: no special token with id 2, the manifest's cls token"
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ManifestError, match=expected):
+        Classifier.load(folder)

@@ -61,6 +61,40 @@ def hub_options(name: str | Path) -> dict:
     return {"local_files_only": True} if unreachable_hub(name) else {}
 
 
+def check_weights(folder: str | Path) -> None:
+    """A model directory's weights must be safetensors files, each whole: a pickled .bin alone is refused with the
+    command that converts it, a truncated or corrupt file named in one line."""
+    folder = Path(folder)
+    weights = sorted(folder.glob("*.safetensors"))
+    pickled = sorted(folder.glob("*.bin"))
+    if not weights and pickled:
+        bin_path, converted = folder / pickled[0].name, folder / "model.safetensors"
+        raise UserError(
+            f"{folder} holds {pickled[0].name} but no .safetensors weights, and zhcls loads safetensors only (a .bin "
+            'is a pickle, which can run code); if you trust it, convert it: python -c "import torch; from '
+            "safetensors.torch import save_file; save_file({k: v.clone().contiguous() for k, v in "
+            f"torch.load('{bin_path}', weights_only=True).items()}}, '{converted}', metadata={{'format': 'pt'}})\""
+        )
+    from safetensors import safe_open
+
+    for path in weights:
+        try:
+            with safe_open(str(path), "np"):  # reads the header and checks it covers the whole file
+                pass
+        except Exception as exc:  # safetensors raises its own error type for a damaged file
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"{path}: not a whole safetensors file ({reason}); copy or save it again") from None
+
+
+def weights_options(name: str | Path) -> dict:
+    """`from_pretrained` options for a model's weights: `hub_options`, and for a local directory, its weights checked
+    and safetensors required."""
+    if Path(name).is_dir():
+        check_weights(name)
+        return {**hub_options(name), "use_safetensors": True}
+    return hub_options(name)
+
+
 def load_error(kind: str, name: str, exc: Exception) -> UserError:
     """The one-line error for a `kind` ("model", "tokenizer") that `name` does not load."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -89,6 +123,12 @@ def load_tokenizer(name_or_dir: str | Path) -> Any:
         tokenizer = _quietly(PreTrainedTokenizerFast.from_pretrained, str(name_or_dir))
     if not tokenizer.is_fast:
         raise UserError(f"tokenizer '{name_or_dir}' has no tokenizer.json (fast tokenizer); zhcls needs one")
+    missing = [name for name in ("cls_token", "sep_token") if getattr(tokenizer, f"{name}_id") is None]
+    if missing:
+        raise UserError(
+            f"tokenizer '{name_or_dir}' has no {' or '.join(missing)} (the special tokens put around every text); "
+            "set them in its tokenizer_config.json / special_tokens_map.json"
+        )
     return tokenizer
 
 
@@ -179,7 +219,7 @@ def build_classifier(
         config.id2label, config.label2id = maps["id2label"], maps["label2id"]
         # A checkpoint fine-tuned on other labels brings a head of another size: start that head afresh.
         return AutoModelForSequenceClassification.from_pretrained(
-            model, config=config, ignore_mismatched_sizes=True, **hub_options(model)
+            model, config=config, ignore_mismatched_sizes=True, **weights_options(model)
         )
     except (OSError, ValueError) as exc:
         raise load_error("model", str(model), exc) from None
@@ -192,7 +232,9 @@ def load_classifier(model_dir: str | Path, attn_implementation: str | None = Non
 
     extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), **extra, **hub_options(model_dir))
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(model_dir), **extra, **weights_options(model_dir)
+        )
     except (OSError, ValueError) as exc:
         raise load_error("model", str(model_dir), exc) from None
     return model.eval()

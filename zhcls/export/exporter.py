@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import zhcls
-from zhcls.atomic import replace_dir
+from zhcls.atomic import check_output, replace_dir
 from zhcls.data import DataSpec, Examples, load_splits
 from zhcls.errors import UserError, require
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
@@ -132,16 +132,16 @@ def export_graph(model, path: Path) -> None:
         )
 
 
-def export_model(config: ExportConfig) -> Manifest:
-    """Export, optimize, quantize, verify and publish; returns the written manifest."""
+def export_model(config: ExportConfig, *, overwrite: bool = False) -> Manifest:
+    """Export, optimize, quantize, verify and publish (replacing an existing output only with `overwrite`); returns
+    the written manifest."""
     require("torch", "train")
     from zhcls.models import load_classifier, load_tokenizer, model_labels
 
     model_dir = config.model
     if not model_dir.is_dir():
         raise UserError(f"{model_dir}: no such model directory")
-    if config.output.exists():
-        raise UserError(f"{config.output} already exists; remove it or choose another --output")
+    check_output(config.output, overwrite=overwrite, inputs=[model_dir])
     if config.trt:
         require("tensorrt", "trt")
     # The fusion recognizes eager attention's graph, not SDPA's (transformers 5's default). Unfused graphs keep
@@ -152,6 +152,13 @@ def export_model(config: ExportConfig) -> Manifest:
     recorded = recorded_config(model_dir) or {}
     inputs = InputSettings.from_config(recorded, config.max_length)
     data = config.data or (DataSpec.from_dict(recorded["data"]) if "data" in recorded else None)
+    if config.verify and data is not None:
+        data_labels = load_splits(data).labels
+        if set(data_labels) - set(labels):
+            raise UserError(
+                f"the labels of {data.data} ({', '.join(data_labels)}) differ from the model's ({', '.join(labels)}); "
+                "the parity gate scores the export on them: give the data the model was trained on, or --no-verify"
+            )
 
     staged = config.output.parent / f".{config.output.name}.partial"
     shutil.rmtree(staged, ignore_errors=True)

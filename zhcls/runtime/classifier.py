@@ -89,6 +89,20 @@ def special_token_ids(manifest: Manifest, tokenizer) -> tuple[int, int, int]:
     return around[0], around[1], 0
 
 
+def check_tokenizer(tokenizer, special_ids: tuple[int, int, int], path: Path) -> None:
+    """The tokenizer must know the first and last special tokens the manifest puts around a text (as special tokens)
+    and, when its model has one, its unknown token: else a text fails only once it is classified."""
+    specials = {index for index, token in tokenizer.get_added_tokens_decoder().items() if token.special}
+    for name, index in zip(("cls", "sep"), special_ids, strict=False):
+        if index not in specials:
+            raise ManifestError(
+                f"{path}: no special token with id {index}, the manifest's {name} token; export the model again"
+            )
+    unknown = getattr(tokenizer.model, "unk_token", None)
+    if unknown and tokenizer.token_to_id(unknown) is None:
+        raise ManifestError(f"{path}: its unknown token {unknown} is not in its vocabulary; export the model again")
+
+
 class Classifier:
     """A text classifier exported by `zhcls export`; safe to share between threads."""
 
@@ -174,6 +188,7 @@ class Classifier:
             tokenizer = Tokenizer.from_file(str(folder / manifest.tokenizer_file))
         except Exception as exc:  # tokenizers raises a bare Exception for a bad file
             raise ManifestError(f"{folder / manifest.tokenizer_file}: cannot load the tokenizer ({exc})") from None
+        check_tokenizer(tokenizer, special_token_ids(manifest, tokenizer), folder / manifest.tokenizer_file)
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return cls(folder, manifest, session, tokenizer, truncation, batch_size, gpu_length_multiple(device))
