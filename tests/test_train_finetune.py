@@ -245,7 +245,7 @@ def test_a_non_finite_loss_stops_the_run_and_publishes_nothing(tmp_path):
     run = RunDir(tmp_path / "model")
     loop.start_run(run, resume=False)
     losses = iter([0.5, float("nan")])
-    with pytest.raises(UserError, match=r"^train: the loss is nan at step 2 \(epoch 1\); training diverged and nothing"):
+    with pytest.raises(UserError, match=r"^train: the loss is nan at step 2 \(epoch 1\); training diverged"):
         loop.fit(
             torch.nn.Linear(2, 1),
             lengths=[1] * 8,
