@@ -103,12 +103,23 @@ def test_contender_specs_are_read_from_their_directories(trained_classifier, tmp
         ContenderSpec.parse(str(tmp_path))
     with pytest.raises(UserError, match="does not exist"):
         ContenderSpec.parse(str(tmp_path / "missing"))
+    with pytest.raises(UserError, match=r"has no zhcls\.json, so it is not an export directory \(zhcls export\)"):
+        ContenderSpec.parse(f"onnx:{trained_classifier}")
+
+
+def test_a_bench_where_no_contender_can_run_says_why(monkeypatch, synthetic_csv):
+    from zhcls.bench import run
+    from zhcls.data import DataSpec
+
+    monkeypatch.setattr(run, "_in_fresh_process", lambda *args: {"status": "skipped", "reason": "no CUDA GPU"})
+    specs = [ContenderSpec("gpu", "reference-cuda", "base")]
+    with pytest.raises(UserError, match=r"no contender could run, so nothing was timed \(gpu: no CUDA GPU\)"):
+        run.run_bench(specs, DataSpec(str(synthetic_csv)), run.BenchSettings(), log=lambda line: None)
 
 
 def test_bench_rejects_two_contenders_with_one_label(run_cli, trained_classifier, synthetic_csv, tmp_path):
-    code, _, err = run_cli(
-        "bench", f"a={trained_classifier}", f"a={trained_classifier}", "--data", synthetic_csv, "--report", tmp_path
-    )
+    twice = (f"a={trained_classifier}", f"a={trained_classifier}")
+    code, _, err = run_cli("bench", *twice, "--data", synthetic_csv, "--report", tmp_path / "r")
     assert code == 2 and "share a label" in err
 
 

@@ -8,7 +8,6 @@ imports only what that kind needs, so an ONNX contender measured alone never pay
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from zhcls.errors import UserError
+from zhcls.runtime.manifest import Manifest
 
 KINDS = {
     "onnx": "an export directory (zhcls export), ONNX Runtime on the CPU",
@@ -28,6 +28,10 @@ KINDS = {
     "reference": "a random-weight BERT of a preset shape (reference:base is 12×768), PyTorch fp32, for speed",
     "reference-cuda": "the same speed reference in bf16 on a CUDA GPU",
 }
+
+
+# The file each stage writes that tells its directories apart, by the kind that runs them (first match wins).
+MARKERS = {"onnx": "zhcls.json", "tfidf": "tfidf.json", "fasttext": "fasttext.bin", "torch": "config.json"}
 
 
 class Unavailable(Exception):
@@ -51,6 +55,9 @@ class ContenderSpec:
         is_reference = bool(kind) and kind.startswith("reference")
         if not is_reference and not Path(target).exists():
             raise UserError(f"contender '{text}': {target} does not exist")
+        marker = MARKERS.get(kind.split("-")[0]) if kind and not is_reference else None
+        if marker and not (Path(target) / marker).is_file():
+            raise UserError(f"contender '{text}': {target} has no {marker}, so it is not {KINDS[kind]}")
         kind = kind or detect_kind(target)
         return cls(label or default_label(kind, target), kind, target)
 
@@ -58,11 +65,9 @@ class ContenderSpec:
 def detect_kind(path: str) -> str:
     """The kind a directory holds, from the files each stage writes."""
     folder = Path(path)
-    for marker, kind in (("zhcls.json", "onnx"), ("tfidf.json", "tfidf"), ("fasttext.bin", "fasttext")):
+    for kind, marker in MARKERS.items():
         if (folder / marker).exists():
             return kind
-    if (folder / "config.json").exists():
-        return "torch"
     raise UserError(
         f"contender '{path}': not an export, model or baseline directory; write KIND:PATH with KIND one of "
         + ", ".join(KINDS)
@@ -77,9 +82,8 @@ def default_label(kind: str, target: str) -> str:
     folder = Path(target)
     name = folder.name if folder.name not in ("", ".") else str(folder)
     if kind.startswith("onnx"):
-        manifest = json.loads((folder / "zhcls.json").read_text(encoding="utf-8"))
         provider = {"onnx": "", "onnx-cuda": ", CUDA", "onnx-tensorrt": ", TensorRT"}[kind]
-        return f"{name} (ONNX {manifest.get('precision', '')}{provider})"
+        return f"{name} (ONNX {Manifest.read(folder).precision}{provider})"
     runner = {"torch": "PyTorch fp32", "torch-cuda": "PyTorch bf16, CUDA", "tfidf": "TF-IDF", "fasttext": "fastText"}
     return f"{name} ({runner[kind]})"
 

@@ -23,6 +23,7 @@ import numpy as np
 from zhcls.bench.timing import interleaved_latency
 from zhcls.contenders import ContenderSpec, LoadedContender, Unavailable, load_contender
 from zhcls.data import DataSpec, load_splits
+from zhcls.errors import UserError
 from zhcls.evaluation import classification_metrics
 from zhcls.runtime.cpu import cpu_info, peak_rss_bytes, usable_cores
 
@@ -176,6 +177,9 @@ def run_bench(specs: list[ContenderSpec], data: DataSpec, settings: BenchSetting
         outcome = _in_fresh_process(probe, spec, texts, gold, labels, settings.threads, tokenizer_from)
         results[spec.label] = {"kind": spec.kind, "target": spec.target, **outcome}
 
+    if not any(result["status"] == "ok" for result in results.values()):
+        reasons = "; ".join(f"{label}: {result['reason']}" for label, result in results.items())
+        raise UserError(f"no contender could run, so nothing was timed ({reasons})")
     with _torch_threads_restored():
         runnable = {}
         for spec in specs:
