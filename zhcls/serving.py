@@ -13,6 +13,8 @@ from zhcls.errors import UserError
 # The checkout's in-browser page, served by `zhcls serve --web` unless given another folder.
 WEB_PAGE = Path(__file__).resolve().parents[1] / "examples" / "web"
 CHUNK = 1024  # texts read ahead of the classifier, so a large file streams
+# ServeSettings' fields whose `zhcls serve` flag is not the field's name in dashes.
+SERVE_FLAGS = {"read_timeout_s": "--read-timeout", "drain_s": "--drain"}
 
 
 def predict_texts(
@@ -91,12 +93,11 @@ def serve_export(
     if web_root_dir is not None and not web:
         raise UserError("--web-root goes with --web")
     root = str(web_root(model_dir, web_root_dir)) if web else None
-    if min(settings.get(name, 1) for name in ("max_batch", "max_texts", "max_request_bytes")) < 1:
-        raise UserError("--max-batch, --max-texts and --max-request-bytes must be positive")
     try:
         server_settings = ServeSettings(**settings, web_root=root)
-    except ValueError as exc:  # a setting out of its range, said in one line
-        raise UserError(str(exc)) from None
+    except ValueError as exc:  # a setting out of its range, said in one line naming its flag
+        name, _, rest = str(exc).partition(" ")
+        raise UserError(f"{SERVE_FLAGS.get(name, '--' + name.replace('_', '-'))} {rest}") from None
     classifier = Classifier.load(model_dir, device=device, threads=threads)
 
     def ready(address) -> None:

@@ -50,6 +50,10 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted; `zhcls train` continues such a run with --resume", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # a flag unknown, missing or out of its range: one line, as every user error
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{where}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from zhcls.cli.app import cli
-from zhcls.cli.options import data_options, data_spec
+from zhcls.cli.options import check_outputs, data_options, data_spec, overwrite_option
 
 
 @cli.command()
@@ -24,9 +24,12 @@ def datasets() -> None:
 @click.option(
     "--output", default=None, type=click.Path(path_type=Path), help="Write train/dev/test.jsonl and split.json here."
 )
-def split(output: Path | None, **kwargs) -> None:
+@overwrite_option
+def split(output: Path | None, overwrite: bool, **kwargs) -> None:
     """Check a data set and show (or write) its deterministic train/dev/test split."""
     from zhcls.data import describe_splits, load_splits, write_splits
+
+    check_outputs(output="dir")
 
     splits = load_splits(data_spec(kwargs))
     click.echo(describe_splits(splits))

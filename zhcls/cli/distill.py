@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from zhcls.cli.app import cli
-from zhcls.cli.options import data_options, data_spec, loop_options, loop_settings, run_flags, truncation_option
+from zhcls.cli.options import (
+    NUMBER,
+    check_outputs,
+    data_options,
+    data_spec,
+    loop_options,
+    loop_settings,
+    run_flags,
+    truncation_option,
+)
 from zhcls.errors import require
 
 WEIGHT_FLAGS = {
@@ -38,18 +47,18 @@ WEIGHT_FLAGS = {
     type=click.Choice(["one-stage", "two-stage"]),
     help="two-stage: intermediate layers first, then the prediction layer (TinyBERT).",
 )
-@click.option("--temperature", default=1.0, type=float, help="Softmax temperature of the soft-label loss.")
-@click.option("--soft-weight", default=1.0, type=float, help="Soft-label KL (scaled by T²).")
-@click.option("--hard-weight", default=0.0, type=float, help="Hard-label cross-entropy on gold labels.")
-@click.option("--embedding-weight", default=0.0, type=float, help="Embedding-output MSE.")
-@click.option("--hidden-weight", default=0.0, type=float, help="Hidden-state MSE over the layer map.")
-@click.option("--attention-weight", default=0.0, type=float, help="Attention-map MSE over the layer map.")
+@click.option("--temperature", default=1.0, type=NUMBER, help="Softmax temperature of the soft-label loss.")
+@click.option("--soft-weight", default=1.0, type=NUMBER, help="Soft-label KL (scaled by T²).")
+@click.option("--hard-weight", default=0.0, type=NUMBER, help="Hard-label cross-entropy on gold labels.")
+@click.option("--embedding-weight", default=0.0, type=NUMBER, help="Embedding-output MSE.")
+@click.option("--hidden-weight", default=0.0, type=NUMBER, help="Hidden-state MSE over the layer map.")
+@click.option("--attention-weight", default=0.0, type=NUMBER, help="Attention-map MSE over the layer map.")
 @click.option("--layer-map", default="uniform", help="'uniform' or student:teacher pairs such as 1:2,2:4.")
 @click.option("--intermediate-epochs", default=3, type=int, help="Epochs of the first stage of two-stage.")
 @click.option("--unlabeled", default=None, help="In-domain unlabeled texts (.txt lines or a data file).")
 @click.option("--augment", default=0, type=int, help="Augmented copies per training text (0: none).")
 @click.option("--augment-mlm", default=None, help="Masked-language model that proposes replacement words.")
-@click.option("--augment-prob", default=0.4, type=float, help="Chance that a word is replaced.")
+@click.option("--augment-prob", default=0.4, type=NUMBER, help="Chance that a word is replaced.")
 @click.option(
     "--extra-teacher",
     "extra_teachers",
@@ -60,7 +69,7 @@ WEIGHT_FLAGS = {
 @click.option(
     "--extra-teacher-weight",
     default=None,
-    type=float,
+    type=NUMBER,
     help="Share of the extra teachers in the soft labels, 0-1. Default: the best of 0.1 … 0.9 on dev.",
 )
 @click.option(
@@ -75,6 +84,7 @@ WEIGHT_FLAGS = {
 @truncation_option
 def distill(**kwargs) -> None:
     """Distill a fine-tuned teacher into a small student (TinyBERT-style)."""
+    check_outputs(output="dir")
     require("torch", "train")
     from zhcls.distill.augment import AugmentSettings
     from zhcls.distill.config import DistillConfig, LossWeights

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from zhcls.cli.app import cli
-from zhcls.cli.options import data_options, data_spec
+from zhcls.cli.options import COUNT, MAX_LENGTH, NUMBER, check_outputs, data_options, data_spec, overwrite_option
 
 
 @cli.command()
@@ -34,17 +34,18 @@ from zhcls.cli.options import data_options, data_spec
     type=click.Choice(["minmax"]),
     help="Static int8: how activation ranges are chosen.",
 )
-@click.option("--calibration-size", default=200, type=int, help="Static int8: training texts to calibrate on.")
+@click.option("--calibration-size", default=200, type=COUNT, help="Static int8: training texts to calibrate on.")
 @click.option("--keep-float", multiple=True, help="Regex of node names left in float (repeatable).")
 @click.option("--fp16", is_flag=True, help="Float16 weights for GPUs.")
 @click.option("--fuse/--no-fuse", default=True, help="ONNX Runtime's transformer fusions.")
-@click.option("--max-length", default=None, type=int, help="Default: the length the model was trained with.")
+@click.option("--max-length", default=None, type=MAX_LENGTH, help="Default: the length the model was trained with.")
 @click.option("--verify/--no-verify", default=True, help="Parity gate against PyTorch on the dev split.")
-@click.option("--min-agreement", default=None, type=float, help="Gate floor (default 0.999 fp32/fp16, 0.99 int8).")
+@click.option("--min-agreement", default=None, type=NUMBER, help="Gate floor (default 0.999 fp32/fp16, 0.99 int8).")
 @click.option("--trt", default=None, type=click.Choice(["fp16", "int8"]), help="Also build a TensorRT engine.")
 @click.option("--triton", is_flag=True, help="Also write a Triton model repository.")
 @click.option("--web", is_flag=True, help="Also lay the export out for transformers.js (onnx/, id2label, max length).")
 @data_options
+@overwrite_option
 def export(
     model_dir: Path,
     int8: str | None,
@@ -52,9 +53,11 @@ def export(
     calibration: str,
     calibration_size: int,
     keep_float: tuple[str, ...],
+    overwrite: bool,
     **kwargs,
 ) -> None:
     """Export a classifier to ONNX (optionally fused, int8 or fp16), verified against PyTorch."""
+    check_outputs(output="dir")
     from zhcls.export.exporter import ExportConfig, export_model, summary
     from zhcls.export.quantize import QuantizeSettings
 
@@ -69,4 +72,4 @@ def export(
             keep_float=keep_float,
         )
     config = ExportConfig(model=model_dir, int8=settings, data=spec, **kwargs)
-    click.echo(summary(config.output, export_model(config)))
+    click.echo(summary(config.output, export_model(config, overwrite=overwrite)))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from zhcls.cli.app import cli
-from zhcls.cli.options import corpus_options
+from zhcls.cli.options import check_outputs, corpus_options
 from zhcls.errors import require
 
 
@@ -40,6 +40,7 @@ def prune_vocab(
 ) -> None:
     """Keep only the vocabulary a corpus uses: MODEL (a built-in name, hub id or directory) with its tokenizer and
     embedding rows cut to the pieces of the texts (a data set contributes its training split)."""
+    check_outputs(output="dir")
     require("torch", "train")
     from zhcls.data.corpus import read_corpus
     from zhcls.prune.vocab import prune_vocabulary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,52 @@ from zhcls.runtime.truncation import DEFAULT_MAX_LENGTH, TRUNCATION
 
 if TYPE_CHECKING:
     from zhcls.data import DataSpec
+
+
+class FiniteFloat(click.FloatRange):
+    """A number flag: finite (nan and inf refused), within the range given if any."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+# The value types of numeric flags: a number is finite; a count, a seed and a token window have their ranges here,
+# other ranges are checked by the settings a flag feeds.
+NUMBER = FiniteFloat()
+COUNT = click.IntRange(min=1)
+SEED = click.IntRange(min=0)
+MAX_LENGTH = click.IntRange(8, 512)
+
+
+def check_outputs(overwrite: bool | None = None, **outputs: str) -> None:
+    """The output rule (zhcls.atomic.check_output) for what the running command writes: `outputs` maps a parameter
+    name to "dir" or "file"; every other parameter naming an existing path is an input it must not replace.
+    `overwrite` defaults to the command's --overwrite flag (None without one: an existing output is refused)."""
+    from zhcls.atomic import check_output
+
+    context = click.get_current_context()
+    params = context.params
+    if overwrite is None:
+        overwrite = params.get("overwrite")
+    inputs = [
+        value
+        for name, given in params.items()
+        if name not in outputs
+        for value in (given if isinstance(given, tuple) else (given,))
+        if isinstance(value, (str, Path)) and str(value) not in ("", "-")
+    ]
+    flags = {param.name: param.opts[-1] for param in context.command.params}
+    for name, kind in outputs.items():
+        if params.get(name) is not None:
+            check_output(params[name], overwrite=overwrite, inputs=inputs, flag=flags[name], directory=kind == "dir")
+
+
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 
 
 def _apply(options: list, func):
@@ -33,7 +80,7 @@ def data_options(func):
             ),
             click.option("--text-col", default=None, help="Text column (auto: text, review, sentence, content)."),
             click.option("--label-col", default=None, help="Label column (auto: label, cat, category)."),
-            click.option("--split-seed", default=0, show_default=True, type=int, help="Seed of the stratified split."),
+            click.option("--split-seed", default=0, show_default=True, type=SEED, help="Seed of the stratified split."),
             click.option("--split-ratios", default="0.8,0.1,0.1", show_default=True, help="train,dev,test fractions."),
             click.option("--dev", "dev_file", default=None, help="A separate dev file instead of a share of --data."),
             click.option(
@@ -133,9 +180,11 @@ _BEFORE_LR = [
     click.option("--grad-accum", default=1, type=int, help="Micro-batches per optimizer step."),
 ]
 _AFTER_LR = [
-    click.option("--weight-decay", default=0.01, type=float),
-    click.option("--warmup-ratio", default=0.1, type=float, help="Fraction of steps spent warming up."),
-    click.option("--max-length", default=DEFAULT_MAX_LENGTH, type=int, help="Tokens per text, longer texts truncated."),
+    click.option("--weight-decay", default=0.01, type=NUMBER),
+    click.option("--warmup-ratio", default=0.1, type=NUMBER, help="Fraction of steps spent warming up."),
+    click.option(
+        "--max-length", default=DEFAULT_MAX_LENGTH, type=MAX_LENGTH, help="Tokens per text, longer texts truncated."
+    ),
     click.option("--seed", default=42, type=int, help="Seed of initialization, data order and dropout."),
     click.option("--checkpoint-every", default=200, type=int, help="Steps between checkpoints (0: epoch ends only)."),
     click.option("--patience", default=2, type=int, help="Stop after this many epochs without dev gain (0: never)."),
@@ -148,7 +197,7 @@ _AFTER_LR = [
     click.option(
         "--minutes",
         default=None,
-        type=float,
+        type=NUMBER,
         help="Budget of training time: the run stops there, its learning rate decayed to zero by then.",
     ),
     click.option(
@@ -166,7 +215,7 @@ def loop_options(lr: float):
     """The optimization and bookkeeping flags that train, pretrain and distill share (LoopSettings), `lr` the
     default learning rate."""
     lr_option = click.option(
-        "--lr", default=lr, type=float, help="Peak learning rate (AdamW, linear warmup and decay)."
+        "--lr", default=lr, type=NUMBER, help="Peak learning rate (AdamW, linear warmup and decay)."
     )
     return lambda func: _apply([*_BEFORE_LR, lr_option, *_AFTER_LR], func)
 

@@ -7,19 +7,35 @@ from pathlib import Path
 import click
 
 from zhcls.cli.app import cli
-from zhcls.cli.options import corpus_options, loop_options, loop_values, run_flags
+from zhcls.cli.options import (
+    COUNT,
+    NUMBER,
+    check_outputs,
+    corpus_options,
+    loop_options,
+    loop_values,
+    overwrite_option,
+    run_flags,
+)
 from zhcls.errors import require
 
 
 @cli.command()
 @corpus_options
 @click.option("--vocab-size", default=8000, type=int, help="Target vocabulary size.")
-@click.option("--min-frequency", default=2, type=int, help="Drop pieces seen fewer times.")
+@click.option("--min-frequency", default=2, type=COUNT, help="Drop pieces seen fewer times.")
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="Tokenizer directory to write.")
+@overwrite_option
 def vocab(
-    corpora: tuple[str, ...], exclude: tuple[str, ...], vocab_size: int, min_frequency: int, output: Path
+    corpora: tuple[str, ...],
+    exclude: tuple[str, ...],
+    vocab_size: int,
+    min_frequency: int,
+    output: Path,
+    overwrite: bool,
 ) -> None:
     """Train a WordPiece vocabulary (one token per CJK character) for a model trained from zero."""
+    check_outputs(output="dir")
     require("transformers", "train")
     from zhcls.data.corpus import read_corpus
     from zhcls.pretrain.vocab import train_vocab
@@ -39,10 +55,10 @@ def vocab(
     type=click.Choice(["mlm", "electra"]),
     help="mlm: masked-language model; electra: generator + replaced-token-detection discriminator (saved).",
 )
-@click.option("--rtd-weight", default=50.0, type=float, help="ELECTRA: weight λ of the discriminator loss.")
+@click.option("--rtd-weight", default=50.0, type=NUMBER, help="ELECTRA: weight λ of the discriminator loss.")
 @click.option("--wwm/--no-wwm", default=True, help="Mask whole jieba words, or single characters.")
-@click.option("--mask-rate", default=0.15, type=float, help="Share of words (characters with --no-wwm) masked.")
-@click.option("--heldout-fraction", default=0.02, type=float, help="Share of packed blocks held out for evaluation.")
+@click.option("--mask-rate", default=0.15, type=NUMBER, help="Share of words (characters with --no-wwm) masked.")
+@click.option("--heldout-fraction", default=0.02, type=NUMBER, help="Share of packed blocks held out for evaluation.")
 @click.option(
     "--pack-only",
     is_flag=True,
@@ -56,6 +72,7 @@ def pretrain(**kwargs) -> None:
     With --minutes and no --epochs, the time budget alone ends the run. --resume continues an interrupted
     run, or one that --pack-only prepared.
     """
+    check_outputs(output="dir")
     require("torch", "train")
     from zhcls.pretrain.masking import MaskingSettings
     from zhcls.pretrain.mlm import PretrainConfig, pretrain, pretraining_loop, summary

@@ -8,11 +8,15 @@ import click
 
 from zhcls.cli.app import cli
 from zhcls.cli.options import (
+    COUNT,
+    MAX_LENGTH,
+    check_outputs,
     data_options,
     data_spec,
     given,
     loop_options,
     loop_settings,
+    overwrite_option,
     run_flags,
     truncation_option,
     write_metrics,
@@ -40,6 +44,7 @@ from zhcls.errors import require
 @truncation_option
 def train(**kwargs) -> None:
     """Fine-tune a BERT-family encoder for text classification."""
+    check_outputs(output="dir")
     require("torch", "train")
     from zhcls.train.finetune import TrainConfig, summary, train_classifier
 
@@ -54,16 +59,24 @@ def train(**kwargs) -> None:
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @data_options
 @click.option("--split", default="test", type=click.Choice(["train", "dev", "test"]))
-@click.option("--max-length", default=None, type=int, help="Default: the length the model was trained with.")
-@click.option("--batch-size", default=64, type=int)
+@click.option("--max-length", default=None, type=MAX_LENGTH, help="Default: the length the model was trained with.")
+@click.option("--batch-size", default=64, type=COUNT)
 @click.option("--json", "json_path", default=None, help="Also write the metrics to this JSON file.")
+@overwrite_option
 def eval_(
-    model_dir: Path, split: str, max_length: int | None, batch_size: int, json_path: str | None, **kwargs
+    model_dir: Path,
+    split: str,
+    max_length: int | None,
+    batch_size: int,
+    json_path: str | None,
+    overwrite: bool,
+    **kwargs,
 ) -> None:
     """Accuracy, macro-F1, per-class scores and confusion matrix of a model on a data split.
 
     Without --data, the data and split the model was trained on are used.
     """
+    check_outputs(json_path="file")
     require("torch", "train")
     from zhcls.train.evaluate import evaluate_model, recorded_data, summary
 
@@ -82,7 +95,7 @@ def eval_(
     help="tfidf: TF-IDF + logistic regression, C chosen on dev; fasttext: fastText supervised, autotuned on dev "
     "or its tutorial recipe (epoch 25, lr 1.0, word bigrams), whichever dev prefers.",
 )
-@click.option("--autotune-seconds", default=120, type=int, help="fastText: time its autotune may spend on dev.")
+@click.option("--autotune-seconds", default=120, type=COUNT, help="fastText: time its autotune may spend on dev.")
 @click.option(
     "--max-size",
     default=None,
@@ -90,10 +103,18 @@ def eval_(
 )
 @click.option("--output", default=None, type=click.Path(path_type=Path), help="Directory for the model and metrics.")
 @click.option("--json", "json_path", default=None, help="Also write the metrics to this JSON file.")
+@overwrite_option
 def baseline(
-    kind: str, autotune_seconds: int, max_size: str | None, output: Path | None, json_path: str | None, **kwargs
+    kind: str,
+    autotune_seconds: int,
+    max_size: str | None,
+    output: Path | None,
+    json_path: str | None,
+    overwrite: bool,
+    **kwargs,
 ) -> None:
     """A classic baseline every neural model must beat (TF-IDF character 1-3-grams + jieba words, or fastText)."""
+    check_outputs(output="dir", json_path="file")
     require("sklearn", "train")
     from zhcls.baselines import fit_baseline, summary
     from zhcls.data import load_splits
