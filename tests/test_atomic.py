@@ -58,12 +58,14 @@ def test_an_output_is_refused_under_a_file_over_an_input_or_when_it_exists(tmp_p
     with pytest.raises(UserError, match=r"would replace the input"):
         check_output(tmp_path, inputs=["/no/such/file", data], overwrite=True)  # a folder holding an input
     with pytest.raises(UserError, match=r"already exists; pass --overwrite to replace it"):
-        check_output(data)
+        check_output(data, directory=False)
     with pytest.raises(UserError, match=r"already exists; remove it or choose another --output"):
-        check_output(data, overwrite=None)
+        check_output(data, overwrite=None, directory=False)
     with pytest.raises(UserError, match=r"is a directory; name a file"):
         check_output(tmp_path, directory=False, overwrite=True)
-    assert check_output(data, overwrite=True) == data
+    with pytest.raises(UserError, match=r"is a file; name a folder"):
+        check_output(data, overwrite=True)
+    assert check_output(data, overwrite=True, directory=False) == data
     assert check_output(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
 
 

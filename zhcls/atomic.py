@@ -25,8 +25,9 @@ def check_output(
     directory: bool = True,
 ) -> Path:
     """The rule for every path a command writes (a directory, or a file when not `directory`): it lies under a
-    directory, it is none of the command's `inputs` nor a folder holding one, and an existing one is replaced only
-    with `overwrite` (None: a command that never replaces one)."""
+    directory, it is none of the command's `inputs` nor a folder holding one, it is not a file where a directory goes
+    (nor the reverse), and an existing one is replaced only with `overwrite` (None: a command that never replaces
+    one)."""
     path = Path(path)
     for parent in path.absolute().parents:
         if parent.exists():
@@ -38,8 +39,10 @@ def check_output(
         source = Path(source)
         if source.exists() and (source.resolve() == target or target in source.resolve().parents):
             raise UserError(f"{flag} {path} would replace the input {source}; choose another {flag}")
-    if not directory and path.is_dir():
-        raise UserError(f"{flag} {path} is a directory; name a file")
+    if path.exists() and path.is_dir() != directory:
+        raise UserError(
+            f"{flag} {path} is a {'directory; name a file' if directory is False else 'file; name a folder'}"
+        )
     if os.path.lexists(path) and not overwrite:
         fix = "pass --overwrite to replace it" if overwrite is False else f"remove it or choose another {flag}"
         raise UserError(f"{path} already exists; {fix}")
