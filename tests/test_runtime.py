@@ -233,3 +233,84 @@ def test_a_tokenizer_without_its_special_tokens_fails_at_load_in_one_line(export
     path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(ManifestError, match=expected):
         Classifier.load(folder)
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_a_small_call_runs_on_one_thread_and_a_large_one_on_the_usable_cores(
+    exported_classifier, exported_fp32, monkeypatch, precision
+):
+    folder = {"int8": exported_classifier, "fp32": exported_fp32}[precision]
+    monkeypatch.setattr("zhcls.runtime.classifier.usable_cores", lambda: 3)
+    classifier = Classifier.load(folder, one_thread_tokens=64)
+    small, large = ["房间很干净"], ["差" * 40] * 4  # 7 padded tokens; 4 × 32 (the model's max_length)
+
+    classifier.predict(small)
+    assert classifier.last_threads == 1
+    assert classifier._large_session is None  # a process that never makes a large call opens one session
+    logits = classifier.predict_logits(large)
+    assert classifier.last_threads == 3
+    assert classifier._large_session.get_session_options().intra_op_num_threads == 3
+    assert classifier._session.get_session_options().intra_op_num_threads == 1
+    setting = {"small_calls": 1, "large_calls": 3, "large_from_tokens": 64, "spinning": True}
+    assert classifier.thread_setting() == setting
+    one_thread = Classifier.load(folder, threads=1).predict_logits(large)
+    assert logits == pytest.approx(one_thread, abs=1e-5)
+
+
+def test_threads_given_run_every_call_on_them(exported_classifier, monkeypatch):
+    monkeypatch.setattr("zhcls.runtime.classifier.usable_cores", lambda: 3)
+    classifier = Classifier.load(exported_classifier, threads=2, one_thread_tokens=64, spin=False)
+    for texts in (["好"], ["差" * 40] * 4):
+        classifier.predict(texts)
+        assert classifier.last_threads == 2
+    assert classifier._large_session is None
+    assert classifier.thread_setting() == {
+        "small_calls": 2,
+        "large_calls": 2,
+        "large_from_tokens": None,
+        "spinning": False,
+    }
+
+
+def test_one_usable_core_means_one_session_for_every_call(exported_classifier, monkeypatch):
+    monkeypatch.setattr("zhcls.runtime.classifier.usable_cores", lambda: 1)
+    classifier = Classifier.load(exported_classifier, one_thread_tokens=64)
+    classifier.predict(["差" * 40] * 4)
+    assert classifier.last_threads == 1 and classifier._large_session is None
+    assert classifier.thread_setting()["large_from_tokens"] is None
+
+
+def test_the_default_threshold_keeps_every_single_text_on_one_thread(exported_classifier):
+    from zhcls.runtime.classifier import ONE_THREAD_TOKENS
+
+    assert ONE_THREAD_TOKENS >= 512  # batch 1 at any length the models here take
+    assert Classifier.load(exported_classifier).one_thread_tokens == ONE_THREAD_TOKENS
+
+
+@pytest.mark.parametrize("vnni_here", [True, False])
+def test_a_graph_chosen_on_a_cpu_that_differs_in_vnni_is_warned_about(
+    exported_classifier, tmp_path, monkeypatch, caplog, vnni_here
+):
+    import logging
+    import shutil
+
+    from zhcls.runtime.manifest import Manifest
+
+    folder = tmp_path / "export"
+    shutil.copytree(exported_classifier, folder)
+    manifest = Manifest.read(folder)
+    manifest.selection = {"chosen": "int8 dynamic avx2", "candidates": []}
+    flags = {**manifest.exported_on["flags"], "avx512_vnni": not vnni_here, "avx_vnni": False}
+    manifest.exported_on = {**manifest.exported_on, "flags": flags}
+    manifest.write(folder)
+    monkeypatch.setattr("zhcls.runtime.classifier.has_vnni", lambda: vnni_here)
+    with caplog.at_level(logging.WARNING, logger="zhcls.runtime.classifier"):
+        Classifier.load(folder, threads=1)
+    assert "(int8 dynamic avx2) was chosen as the fastest on a CPU" in caplog.text
+    assert f"{'without' if vnni_here else 'with'} VNNI" in caplog.text
+
+    caplog.clear()
+    monkeypatch.setattr("zhcls.runtime.classifier.has_vnni", lambda: not vnni_here)
+    with caplog.at_level(logging.WARNING, logger="zhcls.runtime.classifier"):
+        Classifier.load(folder, threads=1)
+    assert "chosen as the fastest" not in caplog.text

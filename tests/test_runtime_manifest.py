@@ -83,11 +83,20 @@ def test_a_good_manifest_round_trips(tmp_path):
         ("source_model_sha256", None, "a string"),
         ("quantization", [], "JSON object"),
         ("extras", "web", "JSON object"),
+        ("selection", ["fp32"], "JSON object"),
+        ("selection", {"chosen": "fp32"}, "list the candidates"),
+        ("selection", {"chosen": 1, "candidates": []}, "name the chosen candidate"),
     ],
 )
 def test_each_bad_field_is_named(tmp_path, field, value, says):
     message = _read_error(tmp_path, **{field: value})
     assert f"{MANIFEST}: {field} " in message and says in message
+
+
+def test_a_selection_round_trips(tmp_path):
+    selection = {"chosen": "int8 dynamic avx2", "candidates": [{"name": "int8 dynamic avx2", "passed": True}]}
+    manifest = Manifest.read(_folder_with(tmp_path, {**GOOD, "selection": selection}))
+    assert manifest.selection == selection
 
 
 def test_several_bad_fields_are_counted(tmp_path):

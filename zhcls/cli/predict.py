@@ -8,7 +8,13 @@ import click
 
 from zhcls.cli.app import cli
 from zhcls.cli.options import COUNT, NUMBER, check_outputs, overwrite_option
+from zhcls.runtime.classifier import ONE_THREAD_TOKENS
 from zhcls.runtime.truncation import TRUNCATION
+
+THREADS_HELP = (
+    f"ONNX Runtime threads of every call (default: one under {ONE_THREAD_TOKENS} padded tokens a call, the usable "
+    "cores above)."
+)
 
 
 @cli.command()
@@ -19,7 +25,7 @@ from zhcls.runtime.truncation import TRUNCATION
 @click.option("--output", default=None, type=click.Path(path_type=Path), help="JSONL output (default: stdout).")
 @click.option("--top-k", default=1, type=COUNT, help="Labels per text.")
 @click.option("--batch-size", default=32, type=COUNT)
-@click.option("--threads", default=None, type=COUNT, help="ONNX Runtime intra-op threads (default: all cores).")
+@click.option("--threads", default=None, type=COUNT, help=THREADS_HELP)
 @click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda", "tensorrt"]))
 @click.option(
     "--truncation",
@@ -40,7 +46,7 @@ def predict(model_dir: Path, texts: tuple[str, ...], overwrite: bool, **kwargs) 
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=8000, type=int, help="Port to listen on (0: any free port).")
-@click.option("--threads", default=None, type=COUNT, help="ONNX Runtime intra-op threads (default: all cores).")
+@click.option("--threads", default=None, type=COUNT, help=THREADS_HELP)
 @click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda", "tensorrt"]))
 @click.option("--max-batch", default=64, type=int, help="Most texts run together by the micro-batcher.")
 @click.option("--max-wait-ms", default=5.0, type=NUMBER, help="How long the micro-batcher waits for more requests.")

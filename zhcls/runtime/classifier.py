@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from zhcls.runtime.batching import CALL_OVERHEAD_TOKENS, bucket_width, gpu_length_multiple, length_batches
-from zhcls.runtime.cpu import has_vnni
+from zhcls.runtime.cpu import has_vnni, usable_cores
 from zhcls.runtime.manifest import Manifest, ManifestError
 from zhcls.runtime.truncation import check_truncation, clip_text, cut_ids
 
@@ -21,6 +23,13 @@ PROVIDERS = {
     "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
 }
+# Padded tokens (rows × width) from which a CPU call runs on several threads; smaller calls run on one.
+# The 2×128 int8 student at batch 1 (ORT session alone, medians of interleaved calls, AVX2, a second process busy
+# on the other core) took 0.62 / 1.07 / 2.36 ms at 32 / 64 / 128 tokens on one thread, 0.62 / 1.15 / 6.15 ms on two
+# spinning threads and 0.96 / 2.60 / 5.86 ms on two threads without spinning: a second thread never paid for one
+# text. 2048 keeps every batch-1 call (up to 512 tokens) and small batches (16 × 128) on one thread. Where in
+# between threads start to pay was not measured: benchmarks/latency.py times the sessions side by side.
+ONE_THREAD_TOKENS = 2048
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -103,8 +112,50 @@ def check_tokenizer(tokenizer, special_ids: tuple[int, int, int], path: Path) ->
         raise ManifestError(f"{path}: its unknown token {unknown} is not in its vocabulary; export the model again")
 
 
+def open_session(model: Path, source: str | bytes, providers: list, threads: int | None, spin: bool):
+    """An ONNX Runtime session of the graph `source` (the file's path or its bytes) with `threads` intra-op threads
+    (None: ONNX Runtime's default); `spin=False` stops its workers from busy-waiting between calls."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if isinstance(source, bytes):  # a graph with external weights finds them beside its file
+        options.add_session_config_entry("session.model_external_initializers_file_folder_path", str(model.parent))
+    try:
+        return ort.InferenceSession(source, options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+        reason = str(exc).strip().splitlines()[0][:300]
+        raise ManifestError(f"{model}: cannot load the ONNX model ({reason})") from None
+
+
+def selection_warning(manifest: Manifest) -> str | None:
+    """Why the graph `zhcls export --int8 auto` chose may not be the fastest here: it was timed on a CPU that
+    differs from this one in VNNI (which decides how fast int8 runs against fp32); None when nothing differs."""
+    flags = manifest.exported_on.get("flags")
+    if not manifest.selection or not isinstance(flags, dict):
+        return None
+    then = bool(flags.get("avx512_vnni") or flags.get("avx_vnni"))
+    if then == has_vnni():
+        return None
+    return (
+        f"its graph ({manifest.selection.get('chosen', '?')}) was chosen as the fastest on a CPU "
+        f"{'with' if then else 'without'} VNNI and this one has {'none' if then else 'it'}; another candidate may "
+        "run faster here (export again with --int8 auto on this kind of CPU)"
+    )
+
+
 class Classifier:
-    """A text classifier exported by `zhcls export`; safe to share between threads."""
+    """A text classifier exported by `zhcls export`; safe to share between threads.
+
+    On the CPU, unless `Classifier.load` is given `threads`, each call picks its threads: one below
+    `one_thread_tokens` padded tokens (batch × width), where more threads only add their coordination, and the
+    cores this process may use above it, in a second session opened at the first such call.
+    """
 
     def __init__(
         self,
@@ -115,6 +166,12 @@ class Classifier:
         truncation: str,
         batch_size: int,
         length_multiple: int | None = None,
+        *,
+        threads: int | None = None,
+        spin: bool = True,
+        large_threads: int | None = None,
+        open_large: Callable[[], object] | None = None,
+        one_thread_tokens: int = ONE_THREAD_TOKENS,
     ):
         self.folder = folder
         self.manifest = manifest
@@ -126,7 +183,16 @@ class Classifier:
         self.call_overhead_tokens = CALL_OVERHEAD_TOKENS
         # Calls padded to a multiple of this many tokens (GPU providers: a few shapes instead of every length).
         self.length_multiple = length_multiple
+        # `session` runs every call on `threads` threads (None: ONNX Runtime's default); with `open_large`, only calls
+        # under `one_thread_tokens` padded tokens, and `open_large()` opens the session of `large_threads` threads
+        # that the others run on.
         self._session = session
+        self.one_thread_tokens = one_thread_tokens
+        self._threads, self._spin, self._large_threads = threads, spin, large_threads if open_large else None
+        self._open_large = open_large
+        self._large_session = None
+        self._large_lock = threading.Lock()
+        self.last_threads: int | None = None  # the threads of the session that ran the last model call
         self._tokenizer = tokenizer
         self._inputs = [i.name for i in session.get_inputs()]
         self._cls, self._sep, self._pad = special_token_ids(manifest, tokenizer)
@@ -141,10 +207,15 @@ class Classifier:
         truncation: str | None = None,
         batch_size: int = 32,
         spin: bool = True,
+        large_threads: int | None = None,
+        one_thread_tokens: int = ONE_THREAD_TOKENS,
     ) -> Classifier:
         """Open an export directory; `device` is cpu, cuda or tensorrt (falling back to CPU with a warning).
 
         `truncation` (head, tail, head+tail) defaults to the one the model was trained with, from the manifest.
+        `threads` runs every call on that many threads. Without it, a CPU call of fewer than `one_thread_tokens`
+        padded tokens runs on one thread and a larger one on `large_threads` (default: the cores this process may
+        use), in a second session over the same graph opened at the first large call.
         `spin=False` stops ONNX Runtime's worker threads from busy-waiting between calls: slower for one
         session alone, but fair when several sessions take turns on the same cores (benchmarks).
         """
@@ -172,18 +243,19 @@ class Classifier:
                 "--int8-preset portable)",
                 folder,
             )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        if not spin:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            session = ort.InferenceSession(str(model_path), options, providers=providers)
-        except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
-            reason = str(exc).strip().splitlines()[0][:300]
-            raise ManifestError(f"{model_path}: cannot load the ONNX model ({reason})") from None
+        if warning := selection_warning(manifest):
+            log.warning("%s: %s", folder, warning)
+        large = large_threads or usable_cores()
+        open_large = None
+        if device == "cpu" and not threads:
+            # Both sessions read the graph from one read of the file (its bytes are let go once both are open).
+            graph = model_path.read_bytes()
+            session = open_session(model_path, graph, providers, 1, spin)
+            if large > 1:
+                open_large = partial(open_session, model_path, graph, providers, large, spin)
+            threads = 1
+        else:
+            session = open_session(model_path, str(model_path), providers, threads, spin)
         try:
             tokenizer = Tokenizer.from_file(str(folder / manifest.tokenizer_file))
         except Exception as exc:  # tokenizers raises a bare Exception for a bad file
@@ -191,7 +263,42 @@ class Classifier:
         check_tokenizer(tokenizer, special_token_ids(manifest, tokenizer), folder / manifest.tokenizer_file)
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        return cls(folder, manifest, session, tokenizer, truncation, batch_size, gpu_length_multiple(device))
+        return cls(
+            folder,
+            manifest,
+            session,
+            tokenizer,
+            truncation,
+            batch_size,
+            gpu_length_multiple(device),
+            threads=threads,
+            spin=spin,
+            large_threads=large,
+            open_large=open_large,
+            one_thread_tokens=one_thread_tokens,
+        )
+
+    def thread_setting(self) -> dict:
+        """The threads calls run on: below `large_from_tokens` padded tokens `small_calls`, from it `large_calls`
+        (None: ONNX Runtime's default), and whether workers busy-wait between calls."""
+        large = self._large_threads or self._threads
+        return {
+            "small_calls": self._threads,
+            "large_calls": large,
+            "large_from_tokens": self.one_thread_tokens if self._large_threads else None,
+            "spinning": self._spin and large != 1,
+        }
+
+    def _session_for(self, padded_tokens: int):
+        """The session a call of `padded_tokens` runs on, and its threads (the large one opened at first use)."""
+        if self._large_threads is None or padded_tokens < self.one_thread_tokens:
+            return self._session, self._threads
+        if self._large_session is None:
+            with self._large_lock:
+                if self._large_session is None:
+                    self._large_session = self._open_large()
+                    self._open_large = None  # and with it the graph's bytes
+        return self._large_session, self._large_threads
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids between the model's first and last special tokens, cut to max_length by the truncation policy."""
@@ -215,7 +322,8 @@ class Classifier:
             input_ids[row, : len(ids)] = ids
             attention[row, : len(ids)] = 1
         feed = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": np.zeros_like(input_ids)}
-        return self._session.run(None, {name: feed[name] for name in self._inputs})[0].astype(np.float32)
+        session, self.last_threads = self._session_for(input_ids.size)
+        return session.run(None, {name: feed[name] for name in self._inputs})[0].astype(np.float32)
 
     def predict_logits(self, texts: str | Sequence[str]) -> np.ndarray:
         """Raw logits, one row per text; texts are sorted by length and run in batches of at most `batch_size`,

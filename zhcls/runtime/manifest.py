@@ -21,7 +21,7 @@ REQUIRED = ("labels", "max_length", "input_names", "precision")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 # [CLS], [SEP] and one token at the least; past 8192 no encoder here has position embeddings.
 MAX_LENGTH_RANGE = (3, 8192)
-DICT_FIELDS = ("special_tokens", "quantization", "fusion", "parity", "exported_on", "extras")
+DICT_FIELDS = ("special_tokens", "quantization", "fusion", "parity", "exported_on", "selection", "extras")
 # The token ids the runtime puts around a text and pads with: the tokenizer family's own ([CLS]/[SEP]/[PAD] for
 # WordPiece BERT, <s>/</s>/<pad> for SentencePiece models), read from the manifest, never guessed from strings.
 SPECIAL_TOKENS = ("cls", "sep", "pad")
@@ -102,6 +102,13 @@ def field_problems(manifest: Manifest) -> list[str]:
         and (set(specials) != set(SPECIAL_TOKENS) or not all(_is_int(v) and v >= 0 for v in specials.values()))
     ):
         bad("special_tokens", f"must map {', '.join(SPECIAL_TOKENS)} to token ids")
+    selection = manifest.selection
+    if (
+        isinstance(selection, dict)
+        and selection
+        and not (isinstance(selection.get("chosen"), str) and isinstance(selection.get("candidates"), list))
+    ):
+        bad("selection", "must name the chosen candidate (chosen) and list the candidates (candidates)")
     return problems
 
 
@@ -124,6 +131,8 @@ class Manifest:
     fusion: dict = field(default_factory=dict)
     parity: dict = field(default_factory=dict)
     exported_on: dict = field(default_factory=dict)
+    # `zhcls export --int8 auto`: the candidate graphs, their parity and timings on the exporting CPU, the choice
+    selection: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
