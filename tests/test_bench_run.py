@@ -66,6 +66,33 @@ def test_the_report_records_the_machine_and_the_data(bench_report):
     assert report["settings"]["fixed_lengths"] == [16, 32]
 
 
+def test_each_contender_records_the_threads_its_calls_ran_on(bench_report):
+    folder, report = bench_report
+    ran = {label: c for label, c in report["contenders"].items() if c["status"] == "ok"}
+    for label, c in ran.items():
+        assert set(c["threads"]) == {"small_calls", "large_calls", "large_from_tokens", "spinning"}, label
+    # --threads 1: one thread for every call, so nothing to pick between and no worker to spin
+    one = {"small_calls": 1, "large_calls": 1, "large_from_tokens": None, "spinning": False}
+    assert ran["int8 (ONNX int8)"]["threads"] == ran["tfidf (TF-IDF)"]["threads"] == one
+    assert ran["teacher"]["threads"]["large_calls"] == 1
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "| int8 (ONNX int8) | onnx | 1 |" in markdown and "| teacher | torch | 1 |" in markdown
+
+
+def test_an_onnx_contender_runs_small_calls_on_one_thread_as_an_app_does(exported_classifier):
+    from zhcls.bench.markdown import threads_cell
+    from zhcls.contenders import load_contender
+    from zhcls.runtime.classifier import ONE_THREAD_TOKENS
+
+    spec = ContenderSpec("int8", "onnx", str(exported_classifier))
+    contender = load_contender(spec, threads=2, num_labels=2, tokenizer_from=None)
+    setting = {"small_calls": 1, "large_calls": 2, "large_from_tokens": ONE_THREAD_TOKENS, "spinning": False}
+    assert contender.threads == setting
+    assert threads_cell(contender.threads) == f"1; 2 from {ONE_THREAD_TOKENS} tok"
+    assert threads_cell({**setting, "large_from_tokens": None, "small_calls": 2, "spinning": True}) == "2, spinning"
+    assert threads_cell({}) == "—"
+
+
 def test_int8_is_compared_with_the_model_it_came_from(bench_report):
     _, report = bench_report
     (finding,) = report["int8"]

@@ -100,6 +100,14 @@ class LoadedContender:
     precision: str = "fp32"
     has_accuracy: bool = True
     details: dict = field(default_factory=dict)
+    # The threads its calls ran on (see `fixed_threads`); the report shows them beside its timings.
+    threads: dict = field(default_factory=dict)
+
+
+def fixed_threads(count: int, spinning: bool | None = None) -> dict:
+    """A thread setting that every call runs with, in the form of `Classifier.thread_setting()` (which may pick
+    one thread for calls below `large_from_tokens` padded tokens); `spinning` None: the library's own default."""
+    return {"small_calls": count, "large_calls": count, "large_from_tokens": None, "spinning": spinning}
 
 
 def _files_size(folder: Path, patterns: tuple[str, ...]) -> int:
@@ -134,8 +142,12 @@ def _load_onnx(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
         wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}[device]
         if wanted not in ort.get_available_providers():
             raise Unavailable(f"{wanted} is not in this onnxruntime (install onnxruntime-gpu on a GPU machine)")
-    # No busy-waiting workers: several sessions take turns on the same cores during interleaved timing.
-    classifier = Classifier.load(spec.target, device=device, threads=threads, spin=False)
+    # As an app runs it on the CPU: each call picks one thread or up to `threads`. No busy-waiting workers: several
+    # sessions take turns on the same cores during interleaved timing.
+    if device == "cpu":
+        classifier = Classifier.load(spec.target, large_threads=threads, spin=False)
+    else:
+        classifier = Classifier.load(spec.target, device=device, threads=threads, spin=False)
     manifest = classifier.manifest
     if classifier.length_multiple:
         meet_every_shape(classifier.predict_logits, classifier.max_length, classifier.length_multiple)
@@ -145,6 +157,7 @@ def _load_onnx(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
         size_bytes=_files_size(Path(spec.target), ("*.onnx", "*.onnx.data", "*.onnx_data")),
         source_sha256=manifest.source_model_sha256,
         precision=manifest.precision,
+        threads=classifier.thread_setting(),
         details={
             "quantization": manifest.quantization,
             "fusion": bool(manifest.fusion),
@@ -237,6 +250,7 @@ def _load_torch(spec: ContenderSpec, *, threads: int, **_) -> LoadedContender:
         parameters=sum(p.numel() for p in model.parameters()),
         source_sha256=weights_sha256(folder),
         precision="bf16" if device == "cuda" else "fp32",
+        threads=fixed_threads(threads),
         details=details,
     )
 
@@ -280,6 +294,7 @@ def _load_reference(spec: ContenderSpec, *, threads: int, num_labels: int, token
         parameters=parameters,
         precision="bf16" if device == "cuda" else "fp32",
         has_accuracy=False,
+        threads=fixed_threads(threads),
         details={"device": device, "note": "random weights; size is fp32 weights in memory", **_length_buckets(device)},
     )
 
@@ -303,6 +318,7 @@ def _load_tfidf(spec: ContenderSpec, **_) -> LoadedContender:
         labels=list(baseline.labels),
         predict_logits=_as_logits(baseline.predict_proba),
         size_bytes=_files_size(folder, ("tfidf.*",)),
+        threads=fixed_threads(1, spinning=False),  # scikit-learn's sparse products run on one thread
         details={"c": baseline.c},
     )
 
@@ -320,5 +336,6 @@ def _load_fasttext(spec: ContenderSpec, **_) -> LoadedContender:
         labels=baseline.labels,
         predict_logits=_as_logits(baseline.predict_proba),
         size_bytes=_files_size(Path(spec.target), ("fasttext.*",)),
+        threads=fixed_threads(1, spinning=False),  # fastText predicts on the calling thread
         details={"hyperparameters": baseline.hyperparameters},
     )

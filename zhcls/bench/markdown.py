@@ -9,6 +9,17 @@ def _cell(value, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def threads_cell(setting: dict | None) -> str:
+    """A contender's threads in a few words: `2`, `1; 2 from 2048 tok`, with `, spinning` where workers busy-wait."""
+    if not setting:
+        return "—"
+    spinning = ", spinning" if setting.get("spinning") else ""
+    small, large = setting.get("small_calls"), setting.get("large_calls")
+    if setting.get("large_from_tokens") is None:
+        return f"{small or 'default'}{spinning}"
+    return f"{small}; {large} from {setting['large_from_tokens']} tok{spinning}"
+
+
 def _machine_line(report: dict) -> str:
     machine = report["machine"]
     cpu = machine["cpu"]
@@ -16,7 +27,7 @@ def _machine_line(report: dict) -> str:
     libraries = ", ".join(f"{k} {v}" for k, v in machine["libraries"].items())
     gpu = f"; GPU {machine['gpu']}" if machine.get("gpu") else "; no GPU"
     return (
-        f"{cpu['model']} ({cpu['cores']} cores; flags: {flags}), {machine['threads']} threads{gpu}; "
+        f"{cpu['model']} ({cpu['cores']} cores; flags: {flags}), up to {machine['threads']} threads a call{gpu}; "
         f"Python {machine['python']}, {libraries}"
     )
 
@@ -34,11 +45,14 @@ def render_markdown(report: dict) -> str:
         f"Latency: p50 (p90) ms; batch 1 over {settings['batch1_texts']} test texts and batch 32 over "
         f"{settings['batch32_batches']} batches at their real lengths, tokenization included; fixed lengths at "
         f"batch 1, {settings['fixed_calls']} calls each; all contenders interleaved call by call. Texts/s at batch "
-        "32's median.",
+        "32's median. Threads: those a call ran on; `1; N from T tok`: one below T padded tokens a call, N above "
+        "(the runtime's choice per call).",
         "",
-        "| contender | kind | size MB | load s | peak RSS MB | accuracy | macro-F1 | batch 1 ms | batch 32 ms "
-        "| texts/s | " + " | ".join(f"{n} tok ms" for n in settings["fixed_lengths"]) + " | × reference (128 tok) |",
-        "| --- " * (11 + len(settings["fixed_lengths"])) + "|",
+        "| contender | kind | threads | size MB | load s | peak RSS MB | accuracy | macro-F1 | batch 1 ms "
+        "| batch 32 ms | texts/s | "
+        + " | ".join(f"{n} tok ms" for n in settings["fixed_lengths"])
+        + " | × reference (128 tok) |",
+        "| --- " * (12 + len(settings["fixed_lengths"])) + "|",
     ]
     for label, c in contenders.items():
         if c.get("status") != "ok":
@@ -47,7 +61,8 @@ def render_markdown(report: dict) -> str:
         b1, b32 = latency.get("batch1", {}), latency.get("batch32", {})
         fixed = [_cell(latency.get(f"seq{n}", {}).get("p50_ms"), ".2f") for n in settings["fixed_lengths"]]
         lines.append(
-            f"| {label} | {c['kind']} | {c['size_mb']:.1f} | {c['load_s']:.2f} | {_cell(c.get('peak_rss_mb'), '.0f')} "
+            f"| {label} | {c['kind']} | {threads_cell(c.get('threads'))} | {c['size_mb']:.1f} | {c['load_s']:.2f} "
+            f"| {_cell(c.get('peak_rss_mb'), '.0f')} "
             f"| {_cell(c['accuracy'], '.4f')} | {_cell(c['macro_f1'], '.4f')} "
             f"| {_cell(b1.get('p50_ms'), '.2f')} ({_cell(b1.get('p90_ms'), '.2f')}) "
             f"| {_cell(b32.get('p50_ms'), '.1f')} ({_cell(b32.get('p90_ms'), '.1f')}) "

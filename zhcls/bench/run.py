@@ -4,7 +4,9 @@ Two phases. First each contender runs alone in a fresh process: load time, accur
 the whole test split, and that process's peak resident memory (what an app embedding it would see).
 Then all contenders that ran are loaded together and timed interleaved call by call, so machine noise
 falls on all alike: batch 1 and batch 32 over the test split's real texts (tokenization included), and
-batch 1 at fixed lengths of 32/64/128 tokens.
+batch 1 at fixed lengths of 32/64/128 tokens. Each contender runs on the threads its users would give it (an
+ONNX export as the runtime picks them per call: one for a small call, up to `threads` for a large one, without
+busy-waiting workers so that interleaved contenders do not steal each other's cores); the report records them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ LIBRARIES = ("onnxruntime", "torch", "transformers", "optimum", "tokenizers", "n
 
 @dataclass
 class BenchSettings:
-    threads: int | None = None  # None: every core this process may use
+    # Threads of a contender's calls (None: every core this process may use); an ONNX contender runs small calls on
+    # one, as an app using the runtime does, and records its setting.
+    threads: int | None = None
     batch1_texts: int = 200
     batch32_batches: int = 20
     fixed_lengths: tuple[int, ...] = (32, 64, 128)
@@ -94,6 +98,7 @@ def probe(spec: ContenderSpec, texts, gold, data_labels, threads: int, tokenizer
         "size_mb": round(contender.size_bytes / 2**20, 2),
         "parameters": contender.parameters,
         "precision": contender.precision,
+        "threads": contender.threads,
         "source_sha256": contender.source_sha256,
         "details": contender.details,
         **scores,

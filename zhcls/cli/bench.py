@@ -20,7 +20,11 @@ def _echo_err(line: str) -> None:
 @data_options
 @click.option("--report", "report_dir", required=True, type=click.Path(path_type=Path), help="Folder for the report.")
 @click.option(
-    "--threads", default=None, type=COUNT, help="Threads per contender (default: the cores this process may use)."
+    "--threads",
+    default=None,
+    type=COUNT,
+    help="Most threads a contender's call runs on (default: the cores this process may use); an ONNX export runs "
+    "small calls on one, as the runtime does.",
 )
 @click.option("--batch1-texts", default=200, type=COUNT, help="Test texts timed one by one.")
 @click.option("--batch32-batches", default=20, type=COUNT, help="Batches of 32 test texts timed.")
