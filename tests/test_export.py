@@ -280,3 +280,71 @@ def test_data_with_other_labels_than_the_model_is_refused(run_cli, tmp_path, tra
     assert code == 2
     assert err.strip().startswith(f"error: the labels of {other} (0, 1) differ from the model's (neg, pos)")
     assert not (tmp_path / "out").exists() and not (tmp_path / ".out.partial").exists()
+
+
+def _selection_checked(manifest: Manifest) -> dict:
+    """The chosen candidate, after checking that every candidate's record is whole and the choice passed."""
+    selection = manifest.selection
+    names = [c["name"] for c in selection["candidates"]]
+    assert names[0] == "fp32" and names[1].startswith("int8 dynamic") and names[-1].startswith("int8 static QDQ")
+    for candidate in selection["candidates"]:
+        if "error" not in candidate:
+            parity = candidate["parity"]
+            assert candidate["passed"] == (parity["argmax_agreement"] >= parity["min_agreement"]), candidate
+        assert bool(candidate["timings_ms"]) == candidate["passed"], candidate  # only those that passed are timed
+    chosen = next(c for c in selection["candidates"] if c["name"] == selection["chosen"])
+    assert chosen["passed"]
+    assert manifest.precision == chosen["precision"] and manifest.quantization == chosen["quantization"]
+    assert manifest.parity["argmax_agreement"] >= manifest.parity["min_agreement"]
+    return chosen
+
+
+def test_int8_auto_keeps_the_fastest_candidate_that_passed_the_gate(tmp_path, trained_classifier):
+    from zhcls.export.exporter import ExportConfig, export_model
+    from zhcls.export.quantize import QuantizeSettings
+    from zhcls.export.select import Candidate, choose
+
+    # Static int8 the fastest at batch 1, fp32 within the near tie of it and faster at batch 32, dynamic int8 slow.
+    clock = {"int8 static": (1.0, 8.0), "fp32": (1.02, 5.0), "int8 dynamic": (2.0, 3.0)}
+    timed = []
+
+    def timer(predictors, calls):
+        timed.append((sorted(predictors), len(calls[0])))
+        column = 0 if len(calls[0]) == 1 else 1
+        return {name: next(ms[column] for kind, ms in clock.items() if name.startswith(kind)) for name in predictors}
+
+    config = ExportConfig(model=trained_classifier, output=tmp_path / "auto", int8=QuantizeSettings(mode="auto"))
+    manifest = export_model(config, timer=timer)
+
+    chosen = _selection_checked(manifest)
+    candidates = manifest.selection["candidates"]
+    passed = sorted(c["name"] for c in candidates if c["passed"])
+    assert timed == [(passed, 1), (passed, 32)]
+    rule = choose([Candidate(c["name"], None, passed=c["passed"], timings_ms=c["timings_ms"]) for c in candidates])
+    assert chosen["name"] == rule.name == "fp32"  # whether static int8 passed (then batch 32 decides) or not
+    assert Manifest.read(tmp_path / "auto").selection == manifest.selection
+    assert len(Classifier.load(tmp_path / "auto").predict(TEXTS[:3])) == 3
+
+
+def test_int8_auto_times_the_candidates_on_this_cpu(run_cli, tmp_path, trained_classifier):
+    out = _export(run_cli, trained_classifier, tmp_path / "auto", "--int8", "auto")
+    manifest = Manifest.read(tmp_path / "auto")
+    chosen = _selection_checked(manifest)
+    for candidate in manifest.selection["candidates"]:
+        if candidate["passed"]:
+            assert candidate["timings_ms"]["batch1"] > 0 and candidate["timings_ms"]["batch32"] > 0
+    assert f"--int8 auto chose {chosen['name']} among" in out
+    assert manifest.exported_on["flags"] and "rule" in manifest.selection
+
+
+def test_int8_auto_without_a_candidate_that_passes_names_each_one(run_cli, tmp_path, trained_classifier, monkeypatch):
+    import zhcls.export.exporter as exporter
+
+    def poor(*args, **kwargs):
+        return {"texts": 10, "max_abs_logit_diff": 1.0, "argmax_agreement": 0.5, "near_ties": 0}
+
+    monkeypatch.setattr(exporter, "verify", poor)
+    code, _, err = run_cli("export", trained_classifier, "--output", tmp_path / "auto", "--int8", "auto")
+    assert code == 2
+    assert "no candidate graph passed the parity gate (fp32: agreement 50.00%, floor 99.9%; int8 dynamic" in err
+    assert not (tmp_path / "auto").exists()

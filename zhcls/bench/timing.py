@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from zhcls.runtime.timing import interleaved_seconds
 
 
 def summarize(seconds: Sequence[float], texts_per_call: float) -> dict:
@@ -26,23 +27,14 @@ def summarize(seconds: Sequence[float], texts_per_call: float) -> dict:
 def interleaved_latency(
     contenders: dict[str, Callable[[list[str]], Any]], batches: Sequence[list[str]], warmup: int = 3
 ) -> dict[str, dict]:
-    """Time every contender on every batch, back to back, starting with a different contender each batch.
+    """Time every contender on every batch, back to back, starting with a different contender each batch
+    (zhcls.runtime.timing), and summarize each one's calls.
 
     Machine noise (another process, frequency changes) then falls on all contenders alike.
     """
-    names = list(contenders)
-    for batch in batches[:warmup]:
-        for name in names:
-            contenders[name](batch)
-    timings: dict[str, list[float]] = {name: [] for name in names}
-    for index, batch in enumerate(batches):
-        shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
-            started = time.perf_counter()
-            contenders[name](batch)
-            timings[name].append(time.perf_counter() - started)
+    seconds = interleaved_seconds(contenders, batches, warmup)
     mean_size = float(np.mean([len(batch) for batch in batches]))
-    return {name: summarize(values, mean_size) for name, values in timings.items()}
+    return {name: summarize(values, mean_size) for name, values in seconds.items()}
 
 
 __all__ = ["interleaved_latency", "summarize"]

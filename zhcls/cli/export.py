@@ -19,8 +19,9 @@ from zhcls.cli.options import COUNT, MAX_LENGTH, NUMBER, check_outputs, data_opt
     is_flag=False,
     flag_value="dynamic",
     default=None,
-    type=click.Choice(["dynamic", "static"]),
-    help="Quantize to int8 (--int8 alone: dynamic).",
+    type=click.Choice(["dynamic", "static", "auto"]),
+    help="Quantize to int8 (--int8 alone: dynamic). auto: build fp32, dynamic (this CPU's and the portable preset) "
+    "and static graphs, keep the fastest here at batch 1 of those that pass the parity gate.",
 )
 @click.option(
     "--int8-preset",

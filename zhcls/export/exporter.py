@@ -15,6 +15,7 @@ import zhcls
 from zhcls.atomic import check_output, replace_dir
 from zhcls.data import DataSpec, Examples, load_splits
 from zhcls.errors import UserError, require
+from zhcls.export import select
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
 from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, write_web_layout
 from zhcls.models import InputSettings, encode_texts, recorded_config, weights_sha256
@@ -58,6 +59,10 @@ class ExportConfig:
             raise UserError("--trt int8 builds from a QDQ graph of standard ops: add --int8 static --no-fuse")
         if self.min_agreement is not None and not 0 < self.min_agreement <= 1:
             raise UserError("--min-agreement must be in (0, 1]")
+        if self.auto and not self.verify:
+            raise UserError("--int8 auto keeps only graphs that pass the parity gate: leave out --no-verify")
+        if self.auto and (self.web or self.trt):
+            raise UserError("--int8 auto picks the graph for this CPU; --web and --trt take --int8 dynamic or static")
         if self.web:
             check_web_precision(self.precision)
 
@@ -68,17 +73,37 @@ class ExportConfig:
         return self.fuse and not (self.int8 is not None and self.int8.mode == "static")
 
     @property
+    def auto(self) -> bool:
+        """Whether the graph is chosen among candidates (`--int8 auto`, zhcls.export.select)."""
+        return self.int8 is not None and self.int8.mode == "auto"
+
+    @property
     def precision(self) -> str:
-        """fp32, fp16 or int8."""
+        """fp32, fp16 or int8 (with --int8 auto, that of the candidate chosen later, int8 or fp32)."""
         return "int8" if self.int8 is not None else "fp16" if self.fp16 else "fp32"
 
 
-def verify(model_dir: Path, export_dir: Path, texts: list[str], gold: list[int] | None, inputs: InputSettings) -> dict:
-    """Run the PyTorch model and the exported artifact on `texts`; compare logits, labels and accuracy."""
+def reference_logits(model_dir: Path, texts: list[str], inputs: InputSettings) -> np.ndarray:
+    """The PyTorch model's logits on `texts`, what an export is compared with."""
     from zhcls.models import classify_logits, load_classifier, load_tokenizer
+
+    return classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, inputs=inputs)
+
+
+def verify(
+    model_dir: Path,
+    export_dir: Path,
+    texts: list[str],
+    gold: list[int] | None,
+    inputs: InputSettings,
+    reference: np.ndarray | None = None,
+) -> dict:
+    """Run the PyTorch model (unless its logits are given as `reference`) and the exported artifact on `texts`;
+    compare logits, labels and accuracy."""
     from zhcls.runtime import Classifier
 
-    reference = classify_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, inputs=inputs)
+    if reference is None:
+        reference = reference_logits(model_dir, texts, inputs)
     exported = Classifier.load(export_dir).predict_logits(texts)
     agree = reference.argmax(-1) == exported.argmax(-1)
     best_two = np.sort(reference, axis=-1)[:, -2:]
@@ -132,9 +157,9 @@ def export_graph(model, path: Path) -> None:
         )
 
 
-def export_model(config: ExportConfig, *, overwrite: bool = False) -> Manifest:
+def export_model(config: ExportConfig, *, overwrite: bool = False, timer: select.Timer | None = None) -> Manifest:
     """Export, optimize, quantize, verify and publish (replacing an existing output only with `overwrite`); returns
-    the written manifest."""
+    the written manifest. `timer` times --int8 auto's candidates (default: zhcls.export.select.median_ms)."""
     require("torch", "train")
     from zhcls.models import load_classifier, load_tokenizer, model_labels
 
@@ -164,7 +189,7 @@ def export_model(config: ExportConfig, *, overwrite: bool = False) -> Manifest:
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
     try:
-        manifest = _build(config, model, tokenizer, labels, data, inputs, staged)
+        manifest = _build(config, model, tokenizer, labels, data, inputs, staged, timer)
     finally:
         shutil.rmtree(staged, ignore_errors=True)  # published or rejected by now, unless something failed
     return manifest
@@ -178,12 +203,13 @@ def _build(
     data: DataSpec | None,
     inputs: InputSettings,
     staged: Path,
+    timer: select.Timer | None = None,
 ) -> Manifest:
     import onnx
 
     model_dir = config.model
     with tempfile.TemporaryDirectory(dir=staged) as tmp:
-        current = Path(tmp) / "model.onnx"
+        exported = current = Path(tmp) / "model.onnx"
         export_graph(model, current)
         onnx.checker.check_model(str(current))
         if config.trt:  # TensorRT parses standard ONNX ops only, not ONNX Runtime's fused contrib ops
@@ -198,20 +224,15 @@ def _build(
             (staged / FP32_SOURCE).parent.mkdir()
             shutil.copy2(current, staged / FP32_SOURCE)
         quantization: dict = {}
-        if config.int8 is not None:
-            feeds = None
-            if config.int8.mode == "static":
-                if data is None:
-                    raise UserError("--int8 static calibrates on training texts: give --data")
-                texts = load_splits(data).train.texts[: config.int8.calibration_size]
-                feeds = [
-                    {
-                        "input_ids": np.asarray([ids], dtype=np.int64),
-                        "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
-                        "token_type_ids": np.zeros((1, len(ids)), dtype=np.int64),
-                    }
-                    for ids in encode_texts(tokenizer, texts, inputs)
-                ]
+        precision, selection, parity = config.precision, {}, {}
+        if config.auto:
+            # Static QDQ calibrates a graph of the model's default attention (see export_model), unfused.
+            graphs = {"fp32": current, "unfused": None if config.fuses else exported}
+            chosen, selection = _choose_graph(config, tokenizer, labels, data, inputs, graphs, fusion, Path(tmp), timer)
+            current, precision, parity = chosen.folder / "model.onnx", chosen.precision, chosen.parity
+            quantization, fusion = chosen.quantization, chosen.fusion
+        elif config.int8 is not None:
+            feeds = calibration_feeds(config.int8, data, tokenizer, inputs) if config.int8.mode == "static" else None
             quantized = Path(tmp) / "int8.onnx"
             quantization = quantize(current, quantized, config.int8, feeds)
             current = quantized
@@ -222,27 +243,25 @@ def _build(
         shutil.move(str(current), staged / "model.onnx")
     model.config.to_json_file(staged / "config.json")
     tokenizer.save_pretrained(str(staged))
-    input_names = [i.name for i in onnx.load(str(staged / "model.onnx"), load_external_data=False).graph.input]
-    manifest = Manifest(
-        labels=labels,
-        max_length=inputs.max_length,
-        truncation=inputs.truncation,
-        input_names=input_names,
-        precision=config.precision,
-        special_tokens={
-            "cls": tokenizer.cls_token_id,
-            "sep": tokenizer.sep_token_id,
-            "pad": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
-        },
+    manifest = graph_manifest(
+        staged / "model.onnx",
+        labels,
+        inputs,
+        tokenizer,
+        precision=precision,
         source_model_sha256=weights_sha256(model_dir),
         zhcls_version=zhcls.__version__,
         quantization=quantization,
         fusion=fusion,
         exported_on={"cpu": cpu_info()["model"], "flags": cpu_info()["flags"], "opset": OPSET},
+        selection=selection,
     )
     manifest.write(staged)
 
-    if config.verify:
+    if parity:  # --int8 auto gated the chosen graph among the others
+        manifest.parity = parity
+        manifest.write(staged)
+    elif config.verify:
         manifest.parity = _gate(config, model_dir, staged, data, labels, inputs)
         manifest.write(staged)
     if config.web:
@@ -265,6 +284,122 @@ def _build(
         manifest.write(staged)
     replace_dir(staged, config.output)
     return manifest
+
+
+def graph_manifest(graph: Path, labels: list[str], inputs: InputSettings, tokenizer, **fields) -> Manifest:
+    """The manifest of the ONNX graph at `graph` (its input names read from it) and `tokenizer`, with `fields`."""
+    import onnx
+
+    input_names = [i.name for i in onnx.load(str(graph), load_external_data=False).graph.input]
+    return Manifest(
+        labels=labels,
+        max_length=inputs.max_length,
+        truncation=inputs.truncation,
+        input_names=input_names,
+        special_tokens={
+            "cls": tokenizer.cls_token_id,
+            "sep": tokenizer.sep_token_id,
+            "pad": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        },
+        **fields,
+    )
+
+
+def calibration_feeds(
+    settings: QuantizeSettings, data: DataSpec | None, tokenizer, inputs: InputSettings
+) -> list[dict[str, np.ndarray]]:
+    """Static int8's calibration inputs: the first `calibration_size` training texts, one feed each."""
+    if data is None:
+        raise UserError("--int8 static calibrates on training texts: give --data")
+    texts = load_splits(data).train.texts[: settings.calibration_size]
+    return [
+        {
+            "input_ids": np.asarray([ids], dtype=np.int64),
+            "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+            "token_type_ids": np.zeros((1, len(ids)), dtype=np.int64),
+        }
+        for ids in encode_texts(tokenizer, texts, inputs)
+    ]
+
+
+def _choose_graph(
+    config: ExportConfig,
+    tokenizer,
+    labels: list[str],
+    data: DataSpec | None,
+    inputs: InputSettings,
+    graphs: dict[str, Path | None],
+    fusion: dict,
+    work: Path,
+    timer: select.Timer | None,
+) -> tuple[select.Candidate, dict]:
+    """--int8 auto: each candidate of zhcls.export.select built as an export directory in `work` from `graphs` (fp32:
+    the graph dynamic int8 quantizes; unfused: the one static int8 calibrates on, None: made when needed), gated on
+    parity, those that pass timed here by `timer` (default: medians of interleaved calls); the one chosen, and the
+    manifest's `selection`."""
+    from zhcls.runtime import Classifier
+
+    tokenizer.save_pretrained(str(work / "tokenizer"))
+    tried, memo = select.candidates(config.int8), {}
+    for index, candidate in enumerate(tried):
+        folder = work / f"candidate-{index}"
+        folder.mkdir()
+        try:
+            _build_candidate(candidate, config, tokenizer, data, inputs, graphs, fusion, folder)
+        except Exception as exc:  # a quantizer failing on this graph, --keep-float matching none of its nodes
+            candidate.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            log.warning("--int8 auto: %s left out (%s)", candidate.name, candidate.error)
+            continue
+        shutil.copy2(work / "tokenizer" / "tokenizer.json", folder / "tokenizer.json")
+        fields = {"precision": candidate.precision, "quantization": candidate.quantization, "fusion": candidate.fusion}
+        graph_manifest(folder / "model.onnx", labels, inputs, tokenizer, **fields).write(folder)
+        candidate.folder = folder
+        candidate.parity = _parity(config, config.model, folder, data, labels, inputs, memo)
+        candidate.passed = candidate.parity["argmax_agreement"] >= candidate.parity["min_agreement"]
+    # Workers that do not busy-wait: the candidates take turns on the same cores.
+    predictors = {c.name: Classifier.load(c.folder, spin=False).predict_logits for c in tried if c.passed}
+    if predictors:
+        texts, _, _ = _parity_texts(data, config.verify_size)
+        select.time_candidates(tried, predictors, texts, timer or select.median_ms)
+    chosen = select.choose(tried)
+    if chosen is None:
+        reasons = "; ".join(f"{c.name}: {c.outcome()}" for c in tried)
+        raise UserError(f"--int8 auto: no candidate graph passed the parity gate ({reasons})")
+    log.info(
+        "--int8 auto chose %s: %s",
+        chosen.name,
+        ", ".join(f"{c.name} {c.timings_ms.get('batch1', '-')} ms at batch 1" for c in tried if c.passed),
+    )
+    return chosen, select.selection_record(tried, chosen)
+
+
+def _build_candidate(
+    candidate: select.Candidate,
+    config: ExportConfig,
+    tokenizer,
+    data: DataSpec | None,
+    inputs: InputSettings,
+    graphs: dict[str, Path | None],
+    fusion: dict,
+    folder: Path,
+) -> None:
+    """The candidate's graph as folder/model.onnx, and its precision, quantization and fusion."""
+    target, settings = folder / "model.onnx", candidate.quantize
+    if settings is None:
+        shutil.copy2(graphs["fp32"], target)
+        candidate.fusion = fusion
+        return
+    candidate.precision = "int8"
+    if settings.mode == "dynamic":
+        candidate.quantization, candidate.fusion = quantize(graphs["fp32"], target, settings), fusion
+        return
+    if graphs["unfused"] is None:
+        from zhcls.models import load_classifier
+
+        graphs["unfused"] = folder.parent / "unfused.onnx"
+        export_graph(load_classifier(config.model), graphs["unfused"])
+    feeds = calibration_feeds(settings, data, tokenizer, inputs)
+    candidate.quantization = quantize(graphs["unfused"], target, settings, feeds)
 
 
 def _gate_fp32_variant(
@@ -299,29 +434,8 @@ def _gate(
 ) -> dict:
     """The parity figures of `checked` (default: the staged export); below the floor it raises, keeping the
     staged export to inspect."""
-    checked = checked or staged
-    if data is None:
-        raise UserError(f"{model_dir} records no data set to verify on: give --data, or --no-verify")
-    splits = load_splits(data)
-    dev = splits.dev if len(splits.dev) else splits.test
-    texts, dev_labels = parity_sample(dev, config.verify_size)
-    index = {label: i for i, label in enumerate(labels)}
-    gold = [index.get(label, -1) for label in dev_labels]
-    report = verify(model_dir, checked, texts, gold, inputs)
-    precision = Manifest.read(checked).precision
-    floor = config.min_agreement or AGREEMENT_FLOOR[precision]
-    report["min_agreement"] = floor
-    report["split"] = "dev" if len(splits.dev) else "test"
-    log.info(
-        "parity on %d %s texts: argmax agreement %.4f (%d near ties left out), max |Δlogit| %.4g, accuracy %.4f → %.4f",
-        report["texts"],
-        report["split"],
-        report["argmax_agreement"],
-        report["near_ties"],
-        report["max_abs_logit_diff"],
-        report.get("accuracy_pytorch", float("nan")),
-        report.get("accuracy_export", float("nan")),
-    )
+    report = _parity(config, model_dir, checked or staged, data, labels, inputs)
+    precision, floor = Manifest.read(checked or staged).precision, report["min_agreement"]
     if report["argmax_agreement"] < floor:
         rejected = config.output.parent / f"{config.output.name}.rejected"
         shutil.rmtree(rejected, ignore_errors=True)
@@ -335,6 +449,49 @@ def _gate(
     return report
 
 
+def _parity_texts(data: DataSpec, size: int) -> tuple[list[str], list[str], str]:
+    """The parity gate's sample: texts and labels of the dev split (the test split where dev is empty), and which."""
+    splits = load_splits(data)
+    split = "dev" if len(splits.dev) else "test"
+    texts, labels = parity_sample(splits.dev if split == "dev" else splits.test, size)
+    return texts, labels, split
+
+
+def _parity(
+    config: ExportConfig,
+    model_dir: Path,
+    checked: Path,
+    data: DataSpec | None,
+    labels: list[str],
+    inputs: InputSettings,
+    memo: dict | None = None,
+) -> dict:
+    """The parity figures of the export in `checked` and the floor its precision must reach (`min_agreement`);
+    `memo` keeps the PyTorch logits for the next export checked."""
+    if data is None:
+        raise UserError(f"{model_dir} records no data set to verify on: give --data, or --no-verify")
+    texts, dev_labels, split = _parity_texts(data, config.verify_size)
+    index = {label: i for i, label in enumerate(labels)}
+    gold = [index.get(label, -1) for label in dev_labels]
+    if memo is not None and "reference" not in memo:
+        memo["reference"] = reference_logits(model_dir, texts, inputs)
+    report = verify(model_dir, checked, texts, gold, inputs, memo["reference"] if memo is not None else None)
+    precision = Manifest.read(checked).precision
+    report["min_agreement"] = config.min_agreement or AGREEMENT_FLOOR[precision]
+    report["split"] = split
+    log.info(
+        "parity on %d %s texts: argmax agreement %.4f (%d near ties left out), max |Δlogit| %.4g, accuracy %.4f → %.4f",
+        report["texts"],
+        report["split"],
+        report["argmax_agreement"],
+        report["near_ties"],
+        report["max_abs_logit_diff"],
+        report.get("accuracy_pytorch", float("nan")),
+        report.get("accuracy_export", float("nan")),
+    )
+    return report
+
+
 def summary(output: Path, manifest: Manifest) -> str:
     """The export's precision and size, its agreement with PyTorch, and its transformers.js files if laid out."""
     parity = manifest.parity
@@ -344,6 +501,12 @@ def summary(output: Path, manifest: Manifest) -> str:
             f", argmax agreement {100 * parity['argmax_agreement']:.2f}% on {parity['texts']} "
             f"{parity['split']} texts, max |Δlogit| {parity['max_abs_logit_diff']:.3g}"
         )
+    if manifest.selection:
+        timed = [c for c in manifest.selection["candidates"] if c.get("timings_ms")]
+        line += f"; --int8 auto chose {manifest.selection['chosen']} among " + ", ".join(
+            f"{c['name']} {c['timings_ms']['batch1']:.2f} ms" for c in timed
+        )
+        line += " (batch 1, here)"
     if "web" in manifest.extras:
         line += f"; for transformers.js: {', '.join(manifest.extras['web']['files'].values())}"
     return line

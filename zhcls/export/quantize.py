@@ -42,7 +42,7 @@ INT8_PRESETS = {
 class QuantizeSettings:
     """How to turn the fp32 graph into int8."""
 
-    mode: str = "dynamic"  # dynamic | static
+    mode: str = "dynamic"  # dynamic | static | auto (zhcls.export.select: the fastest graph that passes parity)
     preset: str = "auto"  # auto | avx512_vnni | avx2 | portable
     per_channel: bool = True
     calibration: str = "minmax"
@@ -50,10 +50,12 @@ class QuantizeSettings:
     keep_float: tuple[str, ...] = ()  # regular expressions over node names left in float
 
     def __post_init__(self) -> None:
-        if self.mode not in ("dynamic", "static"):
-            raise UserError("--int8 must be dynamic or static")
+        if self.mode not in ("dynamic", "static", "auto"):
+            raise UserError("--int8 must be dynamic, static or auto")
         if self.preset != "auto" and self.preset not in INT8_PRESETS:
             raise UserError(f"--int8-preset must be auto or one of {', '.join(INT8_PRESETS)}")
+        if self.mode == "auto" and self.preset != "auto":
+            raise UserError("--int8 auto tries this CPU's preset and the portable one itself: leave out --int8-preset")
         if self.calibration not in CALIBRATION:
             raise UserError(f"--calibration must be one of {', '.join(CALIBRATION)}")
         for pattern in self.keep_float:
