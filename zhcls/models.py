@@ -61,6 +61,12 @@ def hub_options(name: str | Path) -> dict:
     return {"local_files_only": True} if unreachable_hub(name) else {}
 
 
+def first_line(exc: Exception) -> str:
+    """An exception's message in one line (its first), or its type's name without one."""
+    message = str(exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
 def check_weights(folder: str | Path) -> None:
     """A model directory's weights must be safetensors files, each whole: a pickled .bin alone is refused with the
     command that converts it, a truncated or corrupt file named in one line."""
@@ -82,8 +88,9 @@ def check_weights(folder: str | Path) -> None:
             with safe_open(str(path), "np"):  # reads the header and checks it covers the whole file
                 pass
         except Exception as exc:  # safetensors raises its own error type for a damaged file
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"{path}: not a whole safetensors file ({reason}); copy or save it again") from None
+            raise UserError(
+                f"{path}: not a whole safetensors file ({first_line(exc)}); copy or save it again"
+            ) from None
 
 
 def weights_options(name: str | Path) -> dict:
@@ -97,7 +104,7 @@ def weights_options(name: str | Path) -> dict:
 
 def load_error(kind: str, name: str, exc: Exception) -> UserError:
     """The one-line error for a `kind` ("model", "tokenizer") that `name` does not load."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = first_line(exc)
     if Path(name).exists():
         hint = ""
     elif host := unreachable_hub(name):

@@ -112,8 +112,9 @@ def _in_fresh_process(function, *args) -> dict:
         try:
             return pool.submit(function, *args).result()
         except Exception as exc:  # a contender that crashes is reported, the others still run
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return {"status": "failed", "reason": reason[:300]}
+            from zhcls.models import first_line
+
+            return {"status": "failed", "reason": first_line(exc)[:300]}
 
 
 def fixed_length_text(texts: list[str], tokens: int) -> str:
