@@ -40,19 +40,22 @@ OPTIMUM = "int8 dynamic (Optimum ORTQuantizer)"
 OURS_INT8 = "int8 dynamic, fused (zhcls)"
 
 
-def best_student(name: str, work: Path, teacher_name: str = "teacher") -> Path | None:
-    """The distilled (or plainly trained) student of that teacher with the best dev accuracy, ties broken by dev
-    macro-F1."""
+def student_runs(name: str, work: Path, teacher_name: str = "teacher") -> list[Path]:
+    """The finished students (distilled or plainly trained) of that teacher, from benchmarks/distill.py."""
     folder = students_folder(work, name, teacher_name)
-    runs = sorted(d for d in folder.glob("[!.]*") if (d / "metrics.json").exists()) if folder.exists() else []
-    if not runs:
-        return None
+    return sorted(d for d in folder.glob("[!.]*") if (d / "metrics.json").exists()) if folder.exists() else []
 
-    def dev_scores(run: Path) -> tuple[float, float]:
-        dev = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["dev"]
-        return dev["accuracy"], dev["macro_f1"]
 
-    return max(runs, key=dev_scores)
+def dev_scores(run: Path) -> tuple[float, float]:
+    """A model's dev accuracy and macro-F1, from its metrics.json."""
+    dev = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["dev"]
+    return dev["accuracy"], dev["macro_f1"]
+
+
+def best_student(name: str, work: Path, teacher_name: str = "teacher") -> Path | None:
+    """The student of that teacher with the best dev accuracy, ties broken by dev macro-F1."""
+    runs = student_runs(name, work, teacher_name)
+    return max(runs, key=dev_scores) if runs else None
 
 
 def require_best_student(name: str, work: Path) -> Path:
@@ -63,29 +66,38 @@ def require_best_student(name: str, work: Path) -> Path:
     return student
 
 
-def export_all(model: Path, work: Path, name: str, wanted: tuple[str, ...] = tuple(VARIANTS)) -> dict[str, Path]:
-    """The `wanted` variants of one model and Optimum's, exported unless they already are, under
-    work/export/NAME/<its path under work>. A variant the parity gate refuses is left out (its `.rejected`
-    folder stays beside, and is not tried again)."""
+def exports_folder(model: Path, work: Path, name: str) -> Path:
+    """Where one model's exports go: work/export/NAME/<its path under work>."""
     try:
         tag = "-".join(model.resolve().relative_to(work.resolve()).parts)
     except ValueError:
         tag = "-".join(model.parts[-2:])
-    target = work / "export" / name / tag
+    return work / "export" / name / tag
+
+
+def export_variant(model: Path, work: Path, name: str, label: str) -> Path | None:
+    """One of the VARIANTS of a model, exported unless it already is; None when the parity gate refuses it (its
+    `.rejected` folder stays beside, and is not tried again)."""
+    folder = exports_folder(model, work, name) / label.split(" (")[0].replace(" ", "-").replace(",", "")
+    rejected = folder.with_name(folder.name + ".rejected")
+    if not (folder / "zhcls.json").exists() and not rejected.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            zhcls("export", model, "--output", folder, *VARIANTS[label])
+        except subprocess.CalledProcessError:
+            if not rejected.exists():
+                raise
+    return folder if (folder / "zhcls.json").exists() else None
+
+
+def export_all(model: Path, work: Path, name: str, wanted: tuple[str, ...] = tuple(VARIANTS)) -> dict[str, Path]:
+    """The `wanted` variants of one model and Optimum's, exported unless they already are (export_variant), under
+    exports_folder. A variant the parity gate refuses is left out."""
     folders = {}
     for label in dict.fromkeys(("fp32", *wanted)):  # Optimum quantizes the plain fp32 graph
-        folder = target / label.split(" (")[0].replace(" ", "-").replace(",", "")
-        rejected = folder.with_name(folder.name + ".rejected")
-        if not (folder / "zhcls.json").exists() and not rejected.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            try:
-                zhcls("export", model, "--output", folder, *VARIANTS[label])
-            except subprocess.CalledProcessError:
-                if not rejected.exists():
-                    raise
-        if (folder / "zhcls.json").exists():
+        if (folder := export_variant(model, work, name, label)) is not None:
             folders[label] = folder
-    folders[OPTIMUM] = optimum_int8(folders["fp32"], target / "int8-optimum")
+    folders[OPTIMUM] = optimum_int8(folders["fp32"], exports_folder(model, work, name) / "int8-optimum")
     return {label: folder for label, folder in folders.items() if label in (*wanted, OPTIMUM)}
 
 
