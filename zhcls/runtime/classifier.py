@@ -183,9 +183,9 @@ class Classifier:
         self.call_overhead_tokens = CALL_OVERHEAD_TOKENS
         # Calls padded to a multiple of this many tokens (GPU providers: a few shapes instead of every length).
         self.length_multiple = length_multiple
-        # `session` runs every call on `threads` threads (None: ONNX Runtime's default); with `open_large`, only calls
-        # under `one_thread_tokens` padded tokens, and `open_large()` opens the session of `large_threads` threads
-        # that the others run on.
+        # `session` runs calls on `threads` threads (None: ONNX Runtime's default): all of them, or with `open_large`
+        # those under `one_thread_tokens` padded tokens, the others on the session of `large_threads` threads that
+        # `open_large()` opens at the first of them.
         self._session = session
         self.one_thread_tokens = one_thread_tokens
         self._threads, self._spin, self._large_threads = threads, spin, large_threads if open_large else None
