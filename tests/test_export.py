@@ -343,8 +343,16 @@ def test_int8_auto_without_a_candidate_that_passes_names_each_one(run_cli, tmp_p
     def poor(*args, **kwargs):
         return {"texts": 10, "max_abs_logit_diff": 1.0, "argmax_agreement": 0.5, "near_ties": 0}
 
+    def quantize(source, target, settings, feeds=None):
+        if settings.mode == "static":
+            raise RuntimeError("calibration failed\nmore detail")
+        return real_quantize(source, target, settings, feeds)
+
+    real_quantize = exporter.quantize
     monkeypatch.setattr(exporter, "verify", poor)
+    monkeypatch.setattr(exporter, "quantize", quantize)
     code, _, err = run_cli("export", trained_classifier, "--output", tmp_path / "auto", "--int8", "auto")
     assert code == 2
     assert "no candidate graph passed the parity gate (fp32: agreement 50.00%, floor 99.9%; int8 dynamic" in err
+    assert "int8 static QDQ" in err and ": not built (calibration failed))" in err
     assert not (tmp_path / "auto").exists()

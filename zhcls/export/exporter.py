@@ -18,7 +18,7 @@ from zhcls.errors import UserError, require
 from zhcls.export import select
 from zhcls.export.quantize import QuantizeSettings, fuse, quantize, to_fp16
 from zhcls.export.web import FP32_SOURCE, check_web_precision, link_or_copy, write_web_layout
-from zhcls.models import InputSettings, encode_texts, recorded_config, weights_sha256
+from zhcls.models import InputSettings, encode_texts, first_line, recorded_config, weights_sha256
 from zhcls.runtime.cpu import cpu_info
 from zhcls.runtime.manifest import Manifest
 
@@ -347,7 +347,7 @@ def _choose_graph(
         try:
             _build_candidate(candidate, config, tokenizer, data, inputs, graphs, fusion, folder)
         except Exception as exc:  # a quantizer failing on this graph, --keep-float matching none of its nodes
-            candidate.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            candidate.error = first_line(exc)[:300]
             log.warning("--int8 auto: %s left out (%s)", candidate.name, candidate.error)
             continue
         shutil.copy2(work / "tokenizer" / "tokenizer.json", folder / "tokenizer.json")
