@@ -288,7 +288,9 @@ def fit(
                 handle.write(json.dumps(event, ensure_ascii=False) + "\n")
 
     main = accelerator.is_main_process
-    bar = progress(total=total_steps, initial=state.step, desc=desc, unit="step", enabled=main)
+    # A run only its --minutes end has no step count to show progress against.
+    shown_total = None if settings.minutes and settings.epochs >= UNTIL_BUDGET_EPOCHS else total_steps
+    bar = progress(total=shown_total, initial=state.step, desc=desc, unit="step", enabled=main)
     window_loss, window_examples, window_start = 0.0, 0, time.perf_counter()
     for epoch in range(state.epoch, settings.epochs):
         if state.stopped_early:
