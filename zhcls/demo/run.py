@@ -59,7 +59,7 @@ def which_to_ship(config: DemoConfig, report_json: Path) -> str:
         for label, contender in report["contenders"].items()
         if contender.get("status") == "ok" and contender.get("accuracy") is not None
     }
-    student = next((label for label in scored if "int8" in label and "student" in label), None)
+    student = next((label for label in scored if label.startswith("student, ONNX")), None)
     best = max(scored, key=lambda label: scored[label]["accuracy"])
     export = config.output / "export"
     use = (
@@ -70,17 +70,17 @@ def which_to_ship(config: DemoConfig, report_json: Path) -> str:
     )
     if student is None:
         accuracy = scored[best]["accuracy"]
-        return f"ship: {best} was the most accurate on test ({accuracy:.4f}); the int8 student did not run."
+        return f"ship: {best} was the most accurate on test ({accuracy:.4f}); the exported student did not run."
     margin = scored[student]["accuracy"] - max(
         (c["accuracy"] for label, c in scored.items() if "TF-IDF" in label or "fastText" in label), default=0.0
     )
     if margin >= 0:
         return (
-            f"ship the int8 student ({export}): test accuracy {scored[student]['accuracy']:.4f}, "
+            f"ship the exported student ({export}): test accuracy {scored[student]['accuracy']:.4f}, "
             f"{100 * margin:.1f} points above the best baseline, in a torch-free runtime "
             "(numpy + onnxruntime + tokenizers):\n" + use
         )
     return (
-        f"ship {best}: test accuracy {scored[best]['accuracy']:.4f}, ahead of the int8 student "
+        f"ship {best}: test accuracy {scored[best]['accuracy']:.4f}, ahead of the exported student "
         f"({scored[student]['accuracy']:.4f}) here; the student is still used this way:\n" + use
     )
