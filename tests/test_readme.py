@@ -28,6 +28,8 @@ def test_the_results_table_is_what_the_bench_reports_give():
     text = README.read_text(encoding="utf-8")
     assert module.current_block(text) == module.block(), "run python benchmarks/readme_results.py"
     assert len(module.table().splitlines()) - 2 <= 8  # rows beyond the header
+    demo = (module.DEMO_START, module.DEMO_END)
+    assert module.current_block(text, *demo) == module.block(*demo), "run python benchmarks/readme_results.py"
 
 
 def test_every_local_link_of_the_readme_and_docs_exists():
