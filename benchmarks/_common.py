@@ -57,3 +57,15 @@ def write_results(name: str, lines: list[str], payload: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def publish_report(report: Path, name: str) -> None:
+    """A `zhcls bench` report folder as benchmarks/results/NAME.{md,json,png}, the markdown's plot link renamed."""
+    import shutil
+
+    for suffix in ("md", "json"):
+        text = (report / f"report.{suffix}").read_text(encoding="utf-8")
+        if suffix == "md":
+            text = text.replace("](plot.png)", f"]({name}.png)")
+        (RESULTS / f"{name}.{suffix}").write_text(text, encoding="utf-8")
+    shutil.copyfile(report / "plot.png", RESULTS / f"{name}.png")

@@ -14,10 +14,9 @@ missing. Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from _common import RESULTS, ROOT, add_teacher_name, zhcls
+from _common import ROOT, add_teacher_name, publish_report, zhcls
 from export import OPTIMUM, OURS_INT8, best_student, export_all
 
 from zhcls.baselines.fasttext import how_tuned
@@ -74,12 +73,7 @@ def main() -> None:
             *contenders(name, args.work, args.teachers, args.teacher_name),
             *("--data", name, "--report", report, "--threads", args.threads),
         )
-        for suffix in ("md", "json"):
-            text = (report / f"report.{suffix}").read_text(encoding="utf-8")
-            if suffix == "md":
-                text = text.replace("](plot.png)", f"](bench-{name}.png)")
-            (RESULTS / f"bench-{name}.{suffix}").write_text(text, encoding="utf-8")
-        shutil.copyfile(report / "plot.png", RESULTS / f"bench-{name}.png")
+        publish_report(report, f"bench-{name}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from _common import RESULTS, ROOT, produce, zhcls
+from _common import ROOT, produce, publish_report, zhcls
 from bench import fasttext_baseline
 from export import OPTIMUM, OURS_INT8, export_all
 
@@ -77,12 +77,7 @@ def main() -> None:
             f"fastText ({how_tuned(fasttext)})=fasttext:{fasttext}",
             *("--data", name, "--report", report, "--threads", args.threads),
         )
-        for suffix in ("md", "json"):
-            text = (report / f"report.{suffix}").read_text(encoding="utf-8")
-            if suffix == "md":
-                text = text.replace("](plot.png)", f"](bench-e5-{name}.png)")
-            (RESULTS / f"bench-e5-{name}.{suffix}").write_text(text, encoding="utf-8")
-        shutil.copyfile(report / "plot.png", RESULTS / f"bench-e5-{name}.png")
+        publish_report(report, f"bench-e5-{name}")
 
 
 if __name__ == "__main__":
