@@ -179,7 +179,7 @@ def _pretrain(plan: Plan) -> None:
         exclude=(source,),
         preset=config.teacher_preset,
         tokenizer=str(plan.paths["vocab"]),
-        max_length=config.max_length,
+        max_length=config.window,
         loop=settings,
     )
     pretrain(pretrain_config, **_flags(output))
