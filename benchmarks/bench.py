@@ -71,7 +71,7 @@ def main() -> None:
         zhcls(
             "bench",
             *contenders(name, args.work, args.teachers, args.teacher_name),
-            *("--data", name, "--report", report, "--threads", args.threads),
+            *("--data", name, "--report", report, "--overwrite", "--threads", args.threads),
         )
         publish_report(report, f"bench-{name}")
 

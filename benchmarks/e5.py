@@ -75,7 +75,7 @@ def main() -> None:
             f"student 6×384, int8 (Optimum)={student_exports[OPTIMUM]}",
             f"TF-IDF + logistic regression=tfidf:{tfidf}",
             f"fastText ({how_tuned(fasttext)})=fasttext:{fasttext}",
-            *("--data", name, "--report", report, "--threads", args.threads),
+            *("--data", name, "--report", report, "--overwrite", "--threads", args.threads),
         )
         publish_report(report, f"bench-e5-{name}")
 
