@@ -169,16 +169,14 @@ def prune_vocabulary(
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-    from zhcls.atomic import replace_dir
+    from zhcls.atomic import check_output, replace_dir
     from zhcls.models import load_tokenizer, save_tokenizer
 
     if keep_top < 0:
         raise UserError("--keep-top must be 0 or more")
     if layers is not None and layers < 1:
         raise UserError("--layers must be at least 1")
-    output = Path(output)
-    if output.exists():
-        raise UserError(f"{output} exists; give a new --output directory")
+    output = check_output(output, overwrite=None, inputs=(source,))
     folder = _model_files(source)
     weights = sorted(folder.glob("*.safetensors"))
     if len(weights) != 1:
