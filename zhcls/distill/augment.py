@@ -13,7 +13,7 @@ from typing import Any
 
 from zhcls.data.words import is_known_word, segment
 from zhcls.errors import UserError
-from zhcls.models import masked_lm_logits
+from zhcls.models import masked_lm_logits, weights_options
 from zhcls.progress import progress
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class MaskedLMCandidates:
         if self.tokenizer.mask_token is None:
             raise UserError(f"--augment-mlm {model_dir}: its tokenizer has no mask token")
         try:
-            self.model = AutoModelForMaskedLM.from_pretrained(str(model_dir)).eval()
+            self.model = AutoModelForMaskedLM.from_pretrained(str(model_dir), **weights_options(model_dir)).eval()
         except (OSError, ValueError) as exc:
             raise UserError(f"--augment-mlm {model_dir}: not a masked-language model ({exc})") from None
         import torch

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from zhcls.errors import UserError
-from zhcls.models import PRESETS, label_maps, model_labels
+from zhcls.models import PRESETS, label_maps, model_labels, weights_options
 
 
 def parse_layers(spec: str) -> list[int]:
@@ -99,7 +99,12 @@ def build_student(
     if not Path(student).is_dir():
         raise UserError(f"--student '{student}' is neither a preset ({', '.join(PRESETS)}) nor a model directory")
     model = AutoModelForSequenceClassification.from_pretrained(
-        student, num_labels=len(labels), ignore_mismatched_sizes=True, **label_maps(labels), **extra
+        student,
+        num_labels=len(labels),
+        ignore_mismatched_sizes=True,
+        **label_maps(labels),
+        **extra,
+        **weights_options(student),
     )
     if model.config.vocab_size < vocab_size:
         raise UserError(

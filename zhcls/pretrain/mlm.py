@@ -105,7 +105,7 @@ def build_masked_lm(config: PretrainConfig, tokenizer: Any) -> Any:
     """A masked-language model from a preset (random weights, dropout off) or a checkpoint."""
     from transformers import AutoModelForMaskedLM, BertForMaskedLM
 
-    from zhcls.models import hub_options, load_error, preset_config
+    from zhcls.models import load_error, preset_config, weights_options
     from zhcls.pretrained.builtin import resolve_builtin
 
     if config.preset is not None:
@@ -114,7 +114,7 @@ def build_masked_lm(config: PretrainConfig, tokenizer: Any) -> Any:
         return BertForMaskedLM(shape)
     try:
         name = resolve_builtin(config.model)
-        model = AutoModelForMaskedLM.from_pretrained(name, **hub_options(name))
+        model = AutoModelForMaskedLM.from_pretrained(name, **weights_options(name))
     except (OSError, ValueError) as exc:
         raise load_error("masked-language model", config.model, exc) from None
     for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
